@@ -1,0 +1,7 @@
+"""`python -m flaggate`."""
+
+import sys
+
+from flaggate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,69 @@
+"""The `flaggate` command: a dispatch table over one module per command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from flaggate import __version__
+from flaggate.errors import ConfigError, FlaggateError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("flaggate.commands.validate", "validate flags and policies in a working tree"),
+    "plan": ("flaggate.commands.plan", "evaluate a change offline: changes, rules, stages"),
+    "demo": ("flaggate.commands.demo", "plan a production change in a throwaway example repo"),
+}
+"""Command name -> (module, help). Modules are imported only when their command runs."""
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; ``only`` imports just that command's module."""
+    parser = argparse.ArgumentParser(
+        prog="flaggate", description="Review feature-flag changes like code."
+    )
+    parser.add_argument("--version", action="version", version=f"flaggate {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if only is None or name == only:
+            importlib.import_module(module_name).add_arguments(command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; return its exit code (0 ok, 1 not approved, 2 invalid or error)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in args_list if a in COMMANDS), None)
+    parser = build_parser(chosen)
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:  # argparse reports usage errors itself, with exit code 2
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[args.command][0])
+    try:
+        return int(module.run(args))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"flaggate: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except FlaggateError as exc:
+        if args.debug:
+            raise
+        print(f"flaggate: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("flaggate: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # fail closed: never look like success
+        if args.debug:
+            raise
+        print(f"flaggate: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
+              file=sys.stderr)
+        return 2

@@ -1,0 +1,91 @@
+"""`flaggate plan`: the full evaluation offline, before a pull request exists."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from flaggate import render
+from flaggate.errors import ConfigError
+from flaggate.git import Git
+from flaggate.policy.evaluate import evaluate
+from flaggate.policy.result import Decision, Evaluation
+from flaggate.pull.offline import OfflinePullRequest, SimulatedReview
+from flaggate.source import POLICIES_DIR, Comparison, compare
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `flaggate plan`."""
+    parser.add_argument("--base", default="HEAD", help="base ref; policies come from here")
+    parser.add_argument("--head", default=None, help="head ref (default: the working tree)")
+    parser.add_argument(
+        "--approve", action="append", default=[], metavar="LOGIN:ROLE",
+        help="simulate an approval by LOGIN holding ROLE (repeatable; ROLE may be R1,R2)",
+    )
+    parser.add_argument(
+        "--request-changes", action="append", default=[], metavar="LOGIN:ROLE",
+        help="simulate a review requesting changes",
+    )
+    parser.add_argument("--author", default=None, help="pull request author (pr.author)")
+    parser.add_argument("--label", action="append", default=[], help="pull request label")
+    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument("-C", "--repo", type=Path, default=Path.cwd(), help="repository path")
+    parser.add_argument("--policies", default=POLICIES_DIR, help="policy directory")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate the change between base and head, print it, return the decision's exit code."""
+    pr = OfflinePullRequest(
+        approvals=[SimulatedReview.parse(a, "--approve") for a in args.approve],
+        change_requests=[
+            SimulatedReview.parse(a, "--request-changes") for a in args.request_changes
+        ],
+        author_login=args.author,
+        label_names=frozenset(args.label),
+    )
+    git = Git.discover(args.repo)
+    try:
+        comparison = compare(git, args.base, args.head, args.policies)
+    except ConfigError as exc:
+        return _invalid(args, [str(p) for p in exc.problems])
+    if comparison.problems:
+        return _invalid(args, [str(p) for p in comparison.problems])
+    pr.base_branch = args.base
+    evaluation = evaluate(comparison.changes, comparison.policies, pr)
+    _print(args, evaluation, comparison)
+    return evaluation.decision.exit_code
+
+
+def _header(comparison: Comparison) -> str:
+    head = comparison.head_sha[:12] if comparison.head_sha else "working tree"
+    return f"flaggate plan: {comparison.diff_base[:12]} → {head} (policies from {comparison.base_sha[:12]})"
+
+
+def _print(args: argparse.Namespace, evaluation: Evaluation, comparison: Comparison) -> None:
+    if args.format == "json":
+        context = {
+            "base": comparison.base_sha,
+            "mergeBase": comparison.diff_base,
+            "head": comparison.head_sha,
+            "notes": comparison.notes,
+        }
+        print(render.dumps(render.to_json(evaluation, context)))
+    elif args.format == "markdown":
+        print(render.to_markdown(evaluation, _header(comparison)))
+    else:
+        color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        sys.stdout.write(render.to_text(evaluation, _header(comparison), comparison.notes, color))
+
+
+def _invalid(args: argparse.Namespace, errors: list[str]) -> int:
+    for error in errors:
+        print(error, file=sys.stderr)
+    evaluation = Evaluation(Decision.INVALID, f"{len(errors)} problem(s) in flag or policy files",
+                            errors=tuple(errors))
+    if args.format == "json":
+        print(render.dumps(render.to_json(evaluation)))
+    else:
+        print(f"Decision: INVALID — {evaluation.summary}", file=sys.stderr)
+    return Decision.INVALID.exit_code

@@ -1,0 +1,128 @@
+"""`flaggate validate`: every problem in the flag and policy files of a working tree."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from flaggate.errors import ConfigError, Problem
+from flaggate.model.load import PolicySet, is_yaml, load_flag, load_policies
+from flaggate.source import POLICIES_DIR
+from flaggate.yamlio import MAX_FILE_BYTES
+
+PARALLEL_THRESHOLD = 2000
+"""Below this many flag files, one process is faster than starting workers."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `flaggate validate`."""
+    parser.add_argument("path", nargs="?", type=Path, default=Path("."), help="repository root")
+    parser.add_argument("--policies", default=POLICIES_DIR, help="policy directory")
+    parser.add_argument("--jobs", type=int, default=0, help="worker processes (0: one per core)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print one line per problem; exit 0 when there are none, 2 otherwise."""
+    root: Path = args.path
+    problems, policies = _check_policies(root, args.policies)
+    flags_dir = policies.settings.spec.flagsPath if policies else "flags"
+    envs = policies.environment_names if policies else None
+    files = sorted(_yaml_files(root / flags_dir))
+    flag_problems, names = check_flags(root, files, envs, args.jobs)
+    problems += flag_problems
+    problems += _duplicate_names(names)
+    for problem in sorted(problems):
+        print(problem, file=sys.stderr)
+    summary = f"{len(files)} flag file(s), policies in {args.policies}/"
+    if problems:
+        print(f"flaggate: {len(problems)} problem(s) in {summary}", file=sys.stderr)
+        return 2
+    print(f"ok: {summary}: no problems")
+    return 0
+
+
+def _check_policies(root: Path, policies_dir: str) -> tuple[list[Problem], PolicySet | None]:
+    directory = root / policies_dir
+    files: dict[str, bytes] = {}
+    problems: list[Problem] = []
+    for path in sorted(_yaml_files(directory)):
+        content = _read(root, path, problems)
+        if content is not None:
+            files[path.relative_to(root).as_posix()] = content
+    if not files and not problems:
+        return [Problem(f"{policies_dir}/", None, "no policy files found")], None
+    try:
+        return problems, load_policies(files)
+    except ConfigError as exc:
+        return problems + exc.problems, None
+
+
+def check_flags(
+    root: Path, files: list[Path], envs: frozenset[str] | None, jobs: int = 0
+) -> tuple[list[Problem], list[tuple[str, str]]]:
+    """Problems of every flag file and the (flag key, path) of each that loaded."""
+    workers = jobs or os.cpu_count() or 1
+    if workers > 1 and len(files) >= PARALLEL_THRESHOLD:
+        chunks = [files[i::workers] for i in range(workers)]
+        problems: list[Problem] = []
+        names: list[tuple[str, str]] = []
+        with ProcessPoolExecutor(workers) as pool:
+            for chunk_problems, chunk_names in pool.map(
+                _check_chunk, [root] * workers, chunks, [envs] * workers
+            ):
+                problems += chunk_problems
+                names += chunk_names
+        return problems, names
+    return _check_chunk(root, files, envs)
+
+
+def _check_chunk(
+    root: Path, files: list[Path], envs: frozenset[str] | None
+) -> tuple[list[Problem], list[tuple[str, str]]]:
+    problems: list[Problem] = []
+    names: list[tuple[str, str]] = []
+    for path in files:
+        content = _read(root, path, problems)
+        if content is None:
+            continue
+        rel = path.relative_to(root).as_posix()
+        flag, errors = load_flag(rel, content, envs)
+        problems += errors
+        if flag is not None:
+            names.append((flag.key, rel))
+    return problems, names
+
+
+def _duplicate_names(names: Iterable[tuple[str, str]]) -> list[Problem]:
+    first: dict[str, str] = {}
+    problems = []
+    for key, path in sorted(names, key=lambda item: item[1]):
+        if key in first:
+            problems.append(Problem(path, None, f"flag {key!r} is also defined in {first[key]}"))
+        else:
+            first[key] = path
+    return problems
+
+
+def _yaml_files(directory: Path) -> Iterable[Path]:
+    if not directory.is_dir():
+        return []
+    return (p for p in directory.rglob("*") if is_yaml(p.name) and p.is_file())
+
+
+def _read(root: Path, path: Path, problems: list[Problem]) -> bytes | None:
+    rel = path.relative_to(root).as_posix()
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            problems.append(Problem(rel, None, f"file is {size} bytes, larger than the "
+                                               f"{MAX_FILE_BYTES} allowed"))
+            return None
+        return path.read_bytes()
+    except OSError as exc:
+        problems.append(Problem(rel, None, f"cannot read: {exc.strerror}"))
+        return None

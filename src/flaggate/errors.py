@@ -1,0 +1,48 @@
+"""User-facing errors: each one becomes one line of output and an exit code at the top."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One validation problem, located in a file (and a line where one is known)."""
+
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.message}"
+
+
+class FlaggateError(Exception):
+    """Base of every error shown to a user as one line (with an optional hint)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class GitError(FlaggateError):
+    """A git command failed or a ref does not exist."""
+
+
+class ConfigError(FlaggateError):
+    """Files or policies do not load; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"{len(problems)} problem(s) in flag or policy files")
+        self.problems = problems
+
+
+class UsageError(FlaggateError):
+    """The command line is wrong."""

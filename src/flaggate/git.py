@@ -1,0 +1,193 @@
+"""Plain functions over git: refs, changed paths, blobs (one `cat-file --batch`), history.
+
+Every call goes through :class:`Git.run`, which counts the processes it starts so that tests
+can assert the cost of an evaluation does not grow with the size of the repository.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from flaggate.errors import GitError
+
+NULL_SHA = "0" * 40
+
+# Reading never needs the user's diff drivers, pagers or optional locks.
+_BASE_ARGS = ("git", "-c", "core.quotePath=false", "--no-pager", "--no-optional-locks")
+
+
+@dataclass(frozen=True)
+class RawChange:
+    """One changed path from ``git diff --raw``: blob ids are ``NULL_SHA`` where absent."""
+
+    status: str
+    path: str
+    old_blob: str
+    new_blob: str
+
+
+class Git:
+    """A git repository at ``root``; ``processes`` counts the git processes started."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.processes = 0
+
+    @classmethod
+    def discover(cls, start: Path) -> Git:
+        """The repository containing ``start``."""
+        probe = cls(start)
+        top = probe.run(["rev-parse", "--show-toplevel"]).decode().strip()
+        repo = cls(Path(top))
+        repo.processes = probe.processes
+        return repo
+
+    def run(self, args: Sequence[str], stdin: bytes | None = None) -> bytes:
+        """Run one git command and return its standard output; raise :class:`GitError`."""
+        self.processes += 1
+        try:
+            done = subprocess.run(
+                [*_BASE_ARGS, *args],
+                cwd=self.root,
+                input=stdin,
+                capture_output=True,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise GitError("git is not installed or not on PATH") from None
+        if done.returncode != 0:
+            message = done.stderr.decode(errors="replace").strip().splitlines()
+            first = message[0] if message else f"exit code {done.returncode}"
+            raise GitError(f"git {args[0]} failed: {first}")
+        return done.stdout
+
+    def resolve(self, ref: str) -> str:
+        """The commit id ``ref`` names."""
+        try:
+            out = self.run(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"])
+        except GitError:
+            raise GitError(
+                f"unknown revision {ref!r}", "is it fetched? in Actions use fetch-depth: 0"
+            ) from None
+        return out.decode().strip()
+
+    def merge_base(self, a: str, b: str) -> str:
+        """The best common ancestor of two commits."""
+        try:
+            return self.run(["merge-base", a, b]).decode().strip()
+        except GitError:
+            raise GitError(
+                f"no common ancestor of {a[:12]} and {b[:12]}",
+                "shallow clone? use fetch-depth: 0",
+            ) from None
+
+    def diff(self, base: str, head: str | None, paths: Iterable[str]) -> list[RawChange]:
+        """Changed paths below ``paths`` between ``base`` and ``head`` (None: the working tree).
+
+        Renames are reported as a deletion plus an addition. For the working tree, a changed
+        file's new blob is ``NULL_SHA``: read it from disk.
+        """
+        args = ["diff", "--raw", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", base]
+        if head is not None:
+            args.append(head)
+        out = self.run([*args, "--", *paths])
+        return _parse_raw(out)
+
+    def untracked(self, paths: Iterable[str]) -> list[str]:
+        """Untracked, not ignored files below ``paths`` in the working tree."""
+        out = self.run(["ls-files", "-z", "--others", "--exclude-standard", "--", *paths])
+        return [p for p in out.decode().split("\0") if p]
+
+    def tree(self, commit: str, paths: Iterable[str]) -> list[tuple[str, str]]:
+        """``(blob id, path)`` of every file below ``paths`` at ``commit``."""
+        out = self.run(["ls-tree", "-r", "-z", "--full-tree", commit, "--", *paths])
+        entries = []
+        for record in out.decode().split("\0"):
+            if not record:
+                continue
+            meta, path = record.split("\t", 1)
+            _mode, kind, blob = meta.split(" ")
+            if kind == "blob":
+                entries.append((blob, path))
+        return entries
+
+    def read_blobs(self, blobs: Iterable[str], limit: int) -> dict[str, bytes | int]:
+        """Contents of many blobs through one streaming ``cat-file --batch`` process.
+
+        A blob larger than ``limit`` bytes is skipped while streaming (bounded memory): its
+        size (an int) stands in its place.
+        """
+        wanted = sorted({b for b in blobs if b != NULL_SHA})
+        if not wanted:
+            return {}
+        self.processes += 1
+        proc = subprocess.Popen(
+            [*_BASE_ARGS, "cat-file", "--batch"],
+            cwd=self.root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        request = ("\n".join(wanted) + "\n").encode()
+        # A separate writer keeps a long request from filling both pipes at once.
+        writer = threading.Thread(target=_write_and_close, args=(proc.stdin, request))
+        writer.start()
+        result: dict[str, bytes | int] = {}
+        try:
+            for blob in wanted:
+                header = proc.stdout.readline().decode().split()
+                if len(header) < 3 or header[1] != "blob":
+                    raise GitError(f"blob {blob} is missing from the repository")
+                size = int(header[2])
+                if size <= limit:
+                    result[blob] = _read_exactly(proc.stdout, size)
+                else:
+                    _skip(proc.stdout, size)
+                    result[blob] = size
+                proc.stdout.read(1)
+        finally:
+            writer.join()
+            proc.stdout.close()
+            proc.wait()
+        return result
+
+
+def _write_and_close(stream: IO[bytes], data: bytes) -> None:
+    try:
+        stream.write(data)
+        stream.close()
+    except BrokenPipeError:  # git stopped early; the reader reports why
+        pass
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise GitError("git cat-file ended early")
+    return data
+
+
+def _skip(stream: IO[bytes], size: int) -> None:
+    while size > 0:
+        chunk = stream.read(min(size, 1 << 16))
+        if not chunk:
+            raise GitError("git cat-file ended early")
+        size -= len(chunk)
+
+
+def _parse_raw(out: bytes) -> list[RawChange]:
+    fields = out.decode().split("\0")
+    changes = []
+    i = 0
+    while i + 1 < len(fields) and fields[i]:
+        meta = fields[i].lstrip(":").split(" ")
+        path = fields[i + 1]
+        changes.append(RawChange(meta[4][0], path, meta[2], meta[3]))
+        i += 2
+    return changes

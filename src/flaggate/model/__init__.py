@@ -1,0 +1,1 @@
+"""Typed, frozen models of every file kind, and their loaders."""

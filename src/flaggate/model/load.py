@@ -1,0 +1,298 @@
+"""Loading files into models, collecting every problem with its file and line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from flaggate.errors import ConfigError, Problem
+from flaggate.model.flags import FeatureFlag, semantic_problems
+from flaggate.model.policy import (
+    ApprovalPolicy,
+    ApprovalStages,
+    Environment,
+    Environments,
+    RoleBinding,
+    RoleBindings,
+    Stage,
+)
+from flaggate.model.settings import Settings
+from flaggate.yamlio import Document, YamlError, load_documents
+
+POLICY_KINDS: dict[str, type[BaseModel]] = {
+    "ApprovalPolicy": ApprovalPolicy,
+    "ApprovalStages": ApprovalStages,
+    "RoleBindings": RoleBindings,
+    "Environments": Environments,
+    "Settings": Settings,
+}
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Everything under ``policies/`` at the base commit, validated and cross-checked."""
+
+    policy: ApprovalPolicy | None
+    stages: Mapping[str, Stage]
+    roles: Mapping[str, RoleBinding]
+    environments: tuple[Environment, ...]
+    settings: Settings
+    files: Mapping[str, bytes] = field(default_factory=dict)
+
+    @property
+    def environment_names(self) -> frozenset[str]:
+        """Names of the declared environments."""
+        return frozenset(env.name for env in self.environments)
+
+    def environment(self, name: str) -> Environment | None:
+        """The declared environment called ``name``."""
+        return next((env for env in self.environments if env.name == name), None)
+
+
+def is_yaml(path: str) -> bool:
+    """Whether ``path`` names a YAML file flaggate reads."""
+    return path.endswith(YAML_SUFFIXES)
+
+
+def parse(path: str, content: bytes) -> tuple[list[Document], list[Problem]]:
+    """Parse a file safely; a YAML problem becomes one located :class:`Problem`."""
+    try:
+        return load_documents(content), []
+    except YamlError as exc:
+        return [], [Problem(path, exc.line, exc.message)]
+
+
+def validation_problems(path: str, doc: Document, exc: ValidationError) -> list[Problem]:
+    """Turn pydantic's errors into one located, readable problem each."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(part for part in error["loc"] if isinstance(part, str | int))
+        # Strip pydantic's union/validator markers (e.g. 'function-after[...]', 'bool').
+        loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in _TYPE_TAGS)))
+        problems.append(Problem(path, doc.line_of(loc), _describe(loc, error)))
+    return problems
+
+
+_TYPE_TAGS = frozenset({"bool", "str", "int", "float", "dict[str,any]", "list"})
+
+
+def _describe(loc: Loc, error: Any) -> str:
+    where = ".".join(str(p) for p in loc) or "document"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"{where}: unknown key"
+    if kind == "missing":
+        return f"{where}: required key is missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind in ("value_error", "assertion_error"):
+        return f"{where}: {message}"
+    return f"{where}: {message} (got {_short(error.get('input'))})"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def located(path: str, doc: Document, loc: Loc, message: str) -> Problem:
+    """A problem at ``loc`` inside ``doc``, prefixed with the dotted location."""
+    where = ".".join(str(p) for p in loc)
+    return Problem(path, doc.line_of(loc), f"{where}: {message}" if where else message)
+
+
+def load_flag(
+    path: str, content: bytes, environments: frozenset[str] | None
+) -> tuple[FeatureFlag | None, list[Problem]]:
+    """Load one flag file; ``environments`` (when given) are the declared ones."""
+    documents, problems = parse(path, content)
+    if problems:
+        return None, problems
+    if len(documents) != 1:
+        return None, [Problem(path, 1, f"a flag file holds one document, found {len(documents)}")]
+    doc = documents[0]
+    try:
+        flag = FeatureFlag.model_validate(doc.data)
+    except ValidationError as exc:
+        return None, validation_problems(path, doc, exc)
+    problems = [located(path, doc, loc, msg) for loc, msg in semantic_problems(flag)]
+    stem = PurePosixPath(path).stem
+    if flag.metadata.name != stem:
+        problems.append(
+            located(
+                path,
+                doc,
+                ("metadata", "name"),
+                f"{flag.metadata.name!r} must equal the file name's stem {stem!r}",
+            )
+        )
+    if environments is not None:
+        for env in flag.spec.environments:
+            if env not in environments:
+                declared = ", ".join(sorted(environments)) or "none"
+                problems.append(
+                    located(
+                        path,
+                        doc,
+                        ("spec", "environments", env),
+                        f"environment {env!r} is not declared in Environments ({declared})",
+                    )
+                )
+    return (None if problems else flag), problems
+
+
+def load_policies(files: Mapping[str, bytes]) -> PolicySet:
+    """Load and cross-check every policy file; raise :class:`ConfigError` with all problems."""
+    problems: list[Problem] = []
+    found: dict[str, tuple[str, Document, BaseModel]] = {}
+    for path in sorted(files):
+        if not is_yaml(path):
+            continue
+        documents, parse_problems = parse(path, files[path])
+        problems += parse_problems
+        for doc in documents:
+            problems += _load_policy_document(path, doc, found)
+    if "Environments" not in found and not problems:
+        problems.append(Problem("policies/", None, "no Environments document found"))
+    if problems:
+        raise ConfigError(sorted(problems))
+    policy_set = _assemble(found, files)
+    problems = _cross_check(policy_set, found)
+    if problems:
+        raise ConfigError(sorted(problems))
+    return policy_set
+
+
+def _load_policy_document(
+    path: str, doc: Document, found: dict[str, tuple[str, Document, BaseModel]]
+) -> list[Problem]:
+    if doc.data is None:
+        return []
+    if not isinstance(doc.data, dict):
+        return [Problem(path, doc.line, "a policy document must be a mapping")]
+    kind = doc.data.get("kind")
+    model = POLICY_KINDS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        return [
+            located(path, doc, ("kind",), f"unknown kind {kind!r} (one of {', '.join(POLICY_KINDS)})")
+        ]
+    if kind in found:
+        other = found[kind][0]
+        return [located(path, doc, ("kind",), f"a second {kind} document (first in {other})")]
+    try:
+        found[str(kind)] = (path, doc, model.model_validate(doc.data))
+    except ValidationError as exc:
+        return validation_problems(path, doc, exc)
+    return []
+
+
+def _assemble(
+    found: Mapping[str, tuple[str, Document, BaseModel]], files: Mapping[str, bytes]
+) -> PolicySet:
+    def get(kind: str) -> Any:
+        return found[kind][2] if kind in found else None
+
+    stages: ApprovalStages | None = get("ApprovalStages")
+    roles: RoleBindings | None = get("RoleBindings")
+    environments: Environments = get("Environments")
+    settings: Settings | None = get("Settings")
+    return PolicySet(
+        policy=get("ApprovalPolicy"),
+        stages={s.name: s for s in stages.spec.stages} if stages else {},
+        roles=dict(roles.spec.roles) if roles else {},
+        environments=environments.spec.environments,
+        settings=settings or Settings(),
+        files=dict(files),
+    )
+
+
+def _cross_check(
+    policies: PolicySet, found: Mapping[str, tuple[str, Document, BaseModel]]
+) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def at(kind: str, loc: Loc, message: str) -> None:
+        path, doc, _ = found[kind]
+        problems.append(located(path, doc, loc, message))
+
+    roles = set(policies.roles)
+    if "ApprovalStages" in found:
+        stages_doc: ApprovalStages = found["ApprovalStages"][2]  # type: ignore[assignment]
+        names: list[str] = []
+        orders: dict[int, str] = {}
+        for i, stage in enumerate(stages_doc.spec.stages):
+            loc: Loc = ("spec", "stages", i)
+            if stage.name in names:
+                at("ApprovalStages", (*loc, "name"), f"duplicate stage {stage.name!r}")
+            names.append(stage.name)
+            if stage.order in orders:
+                other = orders[stage.order]
+                at("ApprovalStages", (*loc, "order"), f"order {stage.order} is used by {other!r} too")
+            orders[stage.order] = stage.name
+            for field_name in ("approverRoles", "escalateTo"):
+                for j, role in enumerate(getattr(stage, field_name)):
+                    if role not in roles:
+                        at("ApprovalStages", (*loc, field_name, j), _unbound(role, roles))
+    if policies.policy is not None:
+        seen: set[str] = set()
+        for i, rule in enumerate(policies.policy.spec.rules):
+            loc = ("spec", "rules", i)
+            if rule.name in seen:
+                at("ApprovalPolicy", (*loc, "name"), f"duplicate rule {rule.name!r}")
+            seen.add(rule.name)
+            approval = rule.approval
+            for j, stage_name in enumerate(approval.stages):
+                if stage_name not in policies.stages:
+                    known = ", ".join(policies.stages) or "none declared"
+                    at(
+                        "ApprovalPolicy",
+                        (*loc, "approval", "stages", j),
+                        f"unknown stage {stage_name!r} (stages: {known})",
+                    )
+            for j, role in enumerate(approval.approverRoles):
+                if role not in roles:
+                    at("ApprovalPolicy", (*loc, "approval", "approverRoles", j), _unbound(role, roles))
+            if approval.stages and all(s in policies.stages for s in approval.stages):
+                total = sum(policies.stages[s].requiredApprovers for s in approval.stages)
+                if approval.minApprovers > total:
+                    at(
+                        "ApprovalPolicy",
+                        (*loc, "approval", "minApprovers"),
+                        f"{approval.minApprovers} approvers cannot be reached: "
+                        f"its stages require {total} in all",
+                    )
+    env_names = [env.name for env in policies.environments]
+    for i, env in enumerate(policies.environments):
+        loc = ("spec", "environments", i)
+        if env_names.index(env.name) != i:
+            at("Environments", (*loc, "name"), f"duplicate environment {env.name!r}")
+        if env.promotion is not None:
+            lower = env_names[:i]
+            if env.promotion.from_ not in lower:
+                at(
+                    "Environments",
+                    (*loc, "promotion", "from"),
+                    f"{env.promotion.from_!r} must be a lower environment "
+                    f"({', '.join(lower) or 'none is lower'})",
+                )
+    tickets = policies.settings.spec.tickets
+    if tickets is not None and "Settings" in found:
+        for j, env_name in enumerate(tickets.requiredFor):
+            if env_name not in env_names:
+                at(
+                    "Settings",
+                    ("spec", "tickets", "requiredFor", j),
+                    f"environment {env_name!r} is not declared",
+                )
+    return problems
+
+
+def _unbound(role: str, roles: Iterable[str]) -> str:
+    return f"role {role!r} has no binding in RoleBindings ({', '.join(sorted(roles)) or 'none'})"

@@ -1,0 +1,274 @@
+"""Policy document kinds (SPEC 3.2): ApprovalPolicy, ApprovalStages, RoleBindings, Environments."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from flaggate.model.base import DocumentMetadata, Model, Name, NonEmpty, StrList
+
+Operator = Literal[
+    "equals",
+    "notEquals",
+    "in",
+    "notIn",
+    "contains",
+    "notContains",
+    "greaterThan",
+    "lessThan",
+    "regex",
+    "exists",
+]
+
+CONDITION_FIELDS = frozenset(
+    {
+        "flag.key",
+        "flag.tags",
+        "flag.owner",
+        "environment",
+        "change.type",
+        "change.types",
+        "change.rolloutDelta",
+        "previousValue",
+        "newValue",
+        "resource.type",
+        "pr.author",
+        "pr.labels",
+        "pr.baseRef",
+    }
+)
+"""Fields a condition may read; ``previousValue.*`` and ``newValue.*`` sub-paths too."""
+
+_VALUE_PREFIXES = ("previousValue.", "newValue.")
+PositiveInt = Annotated[int, Field(ge=1)]
+Hours = Annotated[float, Field(gt=0)]
+
+
+def is_known_field(field: str) -> bool:
+    """Whether a condition may name ``field``."""
+    return field in CONDITION_FIELDS or (
+        field.startswith(_VALUE_PREFIXES) and all(field.split("."))
+    )
+
+
+class Condition(Model):
+    """``{field, operator, value}``: one test on a change."""
+
+    field: NonEmpty
+    operator: Operator
+    value: Any = None
+
+    @field_validator("field")
+    @classmethod
+    def _known_field(cls, field: str) -> str:
+        if not is_known_field(field):
+            allowed = ", ".join(sorted(CONDITION_FIELDS))
+            raise ValueError(f"unknown field {field!r} (allowed: {allowed}, newValue.<path>)")
+        return field
+
+    @model_validator(mode="after")
+    def _value_fits_operator(self) -> Condition:
+        op, value = self.operator, self.value
+        if op in ("in", "notIn") and not isinstance(value, list):
+            raise ValueError(f"operator {op!r} needs a list value")
+        if op in ("greaterThan", "lessThan") and (
+            isinstance(value, bool) or not isinstance(value, int | float)
+        ):
+            raise ValueError(f"operator {op!r} needs a number value")
+        if op == "regex":
+            if not isinstance(value, str):
+                raise ValueError("operator 'regex' needs a string value")
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regex {value!r}: {exc}") from None
+        if op == "exists" and value is not None and not isinstance(value, bool):
+            raise ValueError("operator 'exists' takes true, false or no value")
+        if op not in ("exists",) and value is None and op not in ("equals", "notEquals"):
+            raise ValueError(f"operator {op!r} needs a value")
+        return self
+
+
+class Approval(Model):
+    """What a matching rule requires."""
+
+    required: bool
+    minApprovers: Annotated[int, Field(ge=0)] = 1  # noqa: N815
+    approverRoles: StrList = ()  # noqa: N815
+    stages: StrList = ()
+
+    @model_validator(mode="after")
+    def _roles_when_required(self) -> Approval:
+        if self.required and not self.stages:
+            if not self.approverRoles:
+                raise ValueError("a required approval needs `approverRoles` or `stages`")
+            if self.minApprovers < 1:
+                raise ValueError("a required approval needs `minApprovers` of at least 1")
+        return self
+
+
+class Rule(Model):
+    """A named rule: all conditions must hold for it to match."""
+
+    name: Name
+    description: str | None = None
+    conditions: Annotated[tuple[Condition, ...], Field(strict=False)] = ()
+    approval: Approval
+
+
+class PolicySpec(Model):
+    rules: Annotated[tuple[Rule, ...], Field(strict=False)]
+
+
+class ApprovalPolicy(Model):
+    """The seed's ApprovalPolicy: first matching rule wins."""
+
+    apiVersion: Literal["featureflags/v1", "flaggate/v1"]  # noqa: N815
+    kind: Literal["ApprovalPolicy"]
+    metadata: DocumentMetadata
+    spec: PolicySpec
+
+
+class Stage(Model):
+    """One approval stage (seed fields)."""
+
+    name: Name
+    order: int
+    requiredApprovers: PositiveInt = 1  # noqa: N815
+    approverRoles: Annotated[tuple[NonEmpty, ...], Field(strict=False, min_length=1)]  # noqa: N815
+    timeoutHours: Hours | None = None  # noqa: N815
+    onTimeout: Literal["escalate", "reject", "auto-approve"] | None = None  # noqa: N815
+    escalateTo: StrList = ()  # noqa: N815
+
+    @model_validator(mode="after")
+    def _escalation(self) -> Stage:
+        if self.onTimeout == "escalate" and not self.escalateTo:
+            raise ValueError("onTimeout 'escalate' needs `escalateTo` roles")
+        if self.onTimeout is not None and self.timeoutHours is None:
+            raise ValueError("`onTimeout` needs `timeoutHours`")
+        return self
+
+
+class StagesSpec(Model):
+    stages: Annotated[tuple[Stage, ...], Field(strict=False)]
+
+
+class ApprovalStages(Model):
+    """The ordered approval stages rules may name."""
+
+    apiVersion: Literal["featureflags/v1", "flaggate/v1"]  # noqa: N815
+    kind: Literal["ApprovalStages"]
+    metadata: DocumentMetadata
+    spec: StagesSpec
+
+
+class RoleBinding(Model):
+    """Who holds a role: GitHub teams (``org/team-slug``) and users."""
+
+    teams: Annotated[
+        tuple[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")], ...],
+        Field(strict=False),
+    ] = ()
+    users: StrList = ()
+
+
+class RolesSpec(Model):
+    roles: dict[NonEmpty, RoleBinding]
+
+
+class RoleBindings(Model):
+    """Role name -> teams and users."""
+
+    apiVersion: Literal["featureflags/v1", "flaggate/v1"]  # noqa: N815
+    kind: Literal["RoleBindings"]
+    metadata: DocumentMetadata
+    spec: RolesSpec
+
+
+class Promotion(Model):
+    """The soak gate: the same state must have been served in ``from`` for a while."""
+
+    from_: Name = Field(alias="from")
+    minSoakHours: Annotated[float, Field(ge=0)]  # noqa: N815
+    compare: Literal["served", "enabled"] = "served"
+    allowWithoutLower: bool = False  # noqa: N815
+
+
+_DAYS = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_CLOCK = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+_LOCAL_TIME = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")]
+
+
+class FreezeWindow(Model):
+    """An absolute (start/end) or weekly recurring (days/from/to) freeze window."""
+
+    model_config = Model.model_config | {"populate_by_name": True}
+
+    name: NonEmpty
+    timezone: NonEmpty = "UTC"
+    start: _LOCAL_TIME | None = None
+    end: _LOCAL_TIME | None = None
+    days: Annotated[tuple[_DAYS, ...], Field(strict=False)] = ()
+    from_: _CLOCK | None = Field(default=None, alias="from")
+    to: _CLOCK | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> FreezeWindow:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {self.timezone!r}") from None
+        absolute = self.start is not None or self.end is not None
+        weekly = bool(self.days) or self.from_ is not None or self.to is not None
+        if absolute == weekly:
+            raise ValueError("a freeze window has either `start`/`end` or `days`/`from`/`to`")
+        if absolute and (self.start is None or self.end is None or self.start >= self.end):
+            raise ValueError("an absolute freeze window needs `start` before `end`")
+        if weekly and (not self.days or self.from_ is None or self.to is None):
+            raise ValueError("a weekly freeze window needs `days`, `from` and `to`")
+        return self
+
+
+class MetricGate(Model):
+    """A PromQL instant query whose value must stay within ``min``/``max``."""
+
+    name: Name
+    query: NonEmpty
+    max: float | None = Field(default=None)
+    min: float | None = Field(default=None)
+
+    @model_validator(mode="after")
+    def _bound(self) -> MetricGate:
+        if self.max is None and self.min is None:
+            raise ValueError("a metric gate needs `max` or `min`")
+        return self
+
+
+class Environment(Model):
+    """One deployment environment and the gates a change to it must pass."""
+
+    model_config = Model.model_config | {"populate_by_name": True}
+
+    name: Name
+    riskLevel: Literal["low", "medium", "high", "critical"]  # noqa: N815
+    requiredChecks: StrList = ()  # noqa: N815
+    promotion: Promotion | None = None
+    freeze: Annotated[tuple[FreezeWindow, ...], Field(strict=False)] = ()
+    metrics: Annotated[tuple[MetricGate, ...], Field(strict=False)] = ()
+
+
+class EnvironmentsSpec(Model):
+    environments: Annotated[tuple[Environment, ...], Field(strict=False, min_length=1)]
+
+
+class Environments(Model):
+    """The ordered environments (lowest risk first)."""
+
+    apiVersion: Literal["featureflags/v1", "flaggate/v1"]  # noqa: N815
+    kind: Literal["Environments"]
+    metadata: DocumentMetadata
+    spec: EnvironmentsSpec

@@ -1,0 +1,1 @@
+"""The pure policy engine: rules, stages and the decision."""

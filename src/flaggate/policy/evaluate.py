@@ -1,0 +1,170 @@
+"""evaluate(changes, policies, pull request) -> Evaluation. Pure: reads facts, writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flaggate.diff import Change
+from flaggate.model.load import PolicySet
+from flaggate.policy import rules as rule_engine
+from flaggate.policy.result import (
+    ChangeResult,
+    CountedApproval,
+    Decision,
+    Evaluation,
+    GateResult,
+    GateStatus,
+    IgnoredReview,
+    StageRequirement,
+    StageResult,
+    StageStatus,
+)
+from flaggate.policy.stages import assign
+from flaggate.pull.context import PullRequest, Review
+
+
+def evaluate(
+    changes: Sequence[Change],
+    policies: PolicySet,
+    pr: PullRequest,
+    gates: Sequence[GateResult] = (),
+) -> Evaluation:
+    """Match every change to its rule, count reviews against the union of stages, decide."""
+    if not changes:
+        return Evaluation(Decision.NO_CHANGES, "no flag or policy changes", gates=tuple(gates))
+    author, labels, base_ref = pr.author(), pr.labels(), pr.base_ref()
+    rules = policies.policy.spec.rules if policies.policy is not None else ()
+    change_results: list[ChangeResult] = []
+    needed: list[StageRequirement] = []
+    for change in changes:
+        facts = rule_engine.change_facts(change, author, labels, base_ref)
+        rule = rule_engine.match(rules, facts)
+        index = rules.index(rule) if rule is not None else len(rules)
+        reqs = rule_engine.requirements(rule, index, policies)
+        needed += reqs
+        change_results.append(
+            ChangeResult(
+                change,
+                rule.name if rule else rule_engine.DEFAULT_RULE,
+                bool(reqs),
+                tuple(r.name for r in reqs),
+                rule_engine.explain(rule),
+            )
+        )
+    stages = rule_engine.union(needed)
+    stage_results, ignored, rejections = _count_reviews(stages, pr, author)
+    decision, summary = _decide(stage_results, gates, rejections)
+    return Evaluation(
+        decision,
+        summary,
+        changes=tuple(change_results),
+        stages=tuple(stage_results),
+        gates=tuple(gates),
+        rejections=tuple(rejections),
+        ignored=tuple(ignored),
+    )
+
+
+def latest_reviews(reviews: Sequence[Review]) -> dict[str, Review]:
+    """Each reviewer's latest deciding review (GitHub: a later COMMENTED changes nothing)."""
+    latest: dict[str, Review] = {}
+    ordered = sorted(
+        enumerate(reviews),
+        key=lambda item: (item[1].submitted_at is not None, item[1].submitted_at, item[0]),
+    )
+    for _, review in ordered:
+        if review.state != "COMMENTED":
+            latest[review.login] = review
+    return latest
+
+
+def _count_reviews(
+    stages: Sequence[StageRequirement], pr: PullRequest, author: str | None
+) -> tuple[list[StageResult], list[IgnoredReview], list[str]]:
+    if not stages:
+        return [], [], []
+    ignored: list[IgnoredReview] = []
+    eligible: dict[str, list[int]] = {}
+    roles_of: dict[tuple[str, int], str] = {}
+    rejections: list[str] = []
+    rejected_stages: set[int] = set()
+    pushers: frozenset[str] | None = None
+    for login, review in sorted(latest_reviews(pr.reviews()).items()):
+        if review.state not in ("APPROVED", "CHANGES_REQUESTED"):
+            continue
+        if login == author:
+            ignored.append(IgnoredReview(login, "author of the pull request"))
+            continue
+        if review.is_bot:
+            ignored.append(IgnoredReview(login, "bot account"))
+            continue
+        stage_roles = [
+            (i, next((r for r in stage.roles if pr.holds_role(login, r)), None))
+            for i, stage in enumerate(stages)
+        ]
+        stage_ids = [i for i, role in stage_roles if role is not None]
+        if review.state == "CHANGES_REQUESTED":
+            if stage_ids:
+                rejections.append(login)
+                rejected_stages.update(stage_ids)
+            continue
+        if pushers is None:
+            pushers = pr.pushers()
+        if login in pushers:
+            ignored.append(IgnoredReview(login, "pushed commits to the pull request"))
+            continue
+        if not stage_ids:
+            ignored.append(IgnoredReview(login, "holds none of the required roles"))
+            continue
+        if not pr.review_is_current(review):
+            ignored.append(IgnoredReview(login, "approved an older commit with other changes"))
+            continue
+        eligible[login] = stage_ids
+        for i, role in stage_roles:
+            if role is not None:
+                roles_of[(login, i)] = role
+    assigned = assign([s.required for s in stages], eligible)
+    results = []
+    active_seen = False
+    for i, stage in enumerate(stages):
+        approvals = tuple(CountedApproval(login, roles_of[(login, i)]) for login in assigned[i])
+        missing = stage.required - len(approvals)
+        if i in rejected_stages:
+            status = StageStatus.REJECTED
+        elif missing == 0:
+            status = StageStatus.APPROVED
+        elif not active_seen:
+            status = StageStatus.ACTIVE
+        else:
+            status = StageStatus.WAITING
+        if missing > 0:
+            active_seen = True
+        results.append(StageResult(stage, status, approvals, missing))
+    used = {a.login for r in results for a in r.approvals}
+    for login in sorted(eligible.keys() - used):
+        ignored.append(IgnoredReview(login, "already counted elsewhere or not needed"))
+    return results, ignored, rejections
+
+
+def _decide(
+    stages: Sequence[StageResult], gates: Sequence[GateResult], rejections: Sequence[str]
+) -> tuple[Decision, str]:
+    if rejections:
+        who = ", ".join(f"@{login}" for login in rejections)
+        return Decision.REJECTED, f"changes requested by {who}"
+    failed = [g for g in gates if g.status in (GateStatus.FAILED, GateStatus.ERROR)]
+    if failed:
+        return Decision.FAILED, f"gate {failed[0].name}: {failed[0].message}"
+    waiting = next((s for s in stages if s.missing > 0), None)
+    if waiting is not None:
+        roles = ", ".join(waiting.stage.roles)
+        return (
+            Decision.PENDING,
+            f"needs {waiting.stage.name}: {waiting.missing} more of {roles}",
+        )
+    running = [g for g in gates if g.status is GateStatus.PENDING]
+    if running:
+        return Decision.PENDING, f"waiting for gate {running[0].name}: {running[0].message}"
+    if not stages:
+        return Decision.APPROVED, "no approval required"
+    return Decision.APPROVED, f"approved: {len(stages)} stage(s) satisfied"

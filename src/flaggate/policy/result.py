@@ -1,0 +1,121 @@
+"""The evaluation result: a tree that explains itself, and the decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from flaggate.diff import Change
+
+
+class Decision(str, Enum):
+    """The outcome of evaluating a pull request (SPEC 4)."""
+
+    NO_CHANGES = "no_changes"
+    APPROVED = "approved"
+    BYPASSED = "bypassed"
+    PENDING = "pending"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    INVALID = "invalid"
+
+    @property
+    def exit_code(self) -> int:
+        """The command's exit code for this decision (SPEC 5)."""
+        if self in (Decision.APPROVED, Decision.NO_CHANGES, Decision.BYPASSED):
+            return 0
+        if self is Decision.INVALID:
+            return 2
+        return 1
+
+
+class StageStatus(str, Enum):
+    """Where a stage stands: satisfied, the one being waited on, after it, or rejected."""
+
+    APPROVED = "approved"
+    ACTIVE = "pending"
+    WAITING = "waiting"
+    REJECTED = "rejected"
+
+
+class GateStatus(str, Enum):
+    PASSED = "passed"
+    PENDING = "pending"
+    FAILED = "failed"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """A change, the rule that matched it and why."""
+
+    change: Change
+    rule: str
+    requires_approval: bool
+    stages: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class StageRequirement:
+    """A stage the pull request must pass: how many distinct approvers from which roles."""
+
+    name: str
+    order: tuple[int, int]
+    required: int
+    roles: tuple[str, ...]
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CountedApproval:
+    """An approval counted for a stage, with the role that made it count."""
+
+    login: str
+    role: str
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """A stage's outcome: who counted, how many are still needed."""
+
+    stage: StageRequirement
+    status: StageStatus
+    approvals: tuple[CountedApproval, ...]
+    missing: int
+
+
+@dataclass(frozen=True)
+class IgnoredReview:
+    """A review that did not count, and why (author, pusher, bot, stale, no role)."""
+
+    login: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One gate's outcome."""
+
+    name: str
+    status: GateStatus
+    message: str
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The whole result of evaluating a pull request."""
+
+    decision: Decision
+    summary: str
+    changes: tuple[ChangeResult, ...] = ()
+    stages: tuple[StageResult, ...] = ()
+    gates: tuple[GateResult, ...] = ()
+    rejections: tuple[str, ...] = ()
+    ignored: tuple[IgnoredReview, ...] = ()
+    errors: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def active_stage(self) -> StageResult | None:
+        """The first stage not yet satisfied."""
+        return next((s for s in self.stages if s.status is not StageStatus.APPROVED), None)

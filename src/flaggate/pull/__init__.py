@@ -1,0 +1,1 @@
+"""Pull-request facts: the protocol the evaluation reads, and its implementations."""

@@ -1,0 +1,53 @@
+"""The one protocol through which evaluation reads pull-request facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"]
+
+
+@dataclass(frozen=True)
+class Review:
+    """A review as GitHub reports it (one per submission; the latest per reviewer counts)."""
+
+    login: str
+    state: ReviewState
+    commit_sha: str | None = None
+    submitted_at: datetime | None = None
+    is_bot: bool = False
+    body: str = ""
+
+
+class PullRequest(Protocol):
+    """Facts about a pull request; implementations fetch lazily and cache."""
+
+    def author(self) -> str | None:
+        """Login of the pull request's author (None offline when unknown)."""
+        ...
+
+    def labels(self) -> frozenset[str]:
+        """Names of the labels on the pull request."""
+        ...
+
+    def base_ref(self) -> str | None:
+        """The base branch name."""
+        ...
+
+    def reviews(self) -> list[Review]:
+        """Every review, oldest first."""
+        ...
+
+    def pushers(self) -> frozenset[str]:
+        """Logins of everyone who authored or committed a commit of the pull request."""
+        ...
+
+    def holds_role(self, login: str, role: str) -> bool:
+        """Whether ``login`` holds ``role`` (through RoleBindings teams/users or as simulated)."""
+        ...
+
+    def review_is_current(self, review: Review) -> bool:
+        """Whether the change set at the reviewed commit equals the one at head."""
+        ...

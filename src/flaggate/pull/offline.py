@@ -1,0 +1,65 @@
+"""Pull-request facts for `flaggate plan`: approvals come from the command line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from flaggate.errors import UsageError
+from flaggate.pull.context import Review, ReviewState
+
+
+@dataclass(frozen=True)
+class SimulatedReview:
+    """``LOGIN:ROLE[,ROLE...]`` from ``--approve`` or ``--request-changes``."""
+
+    login: str
+    roles: frozenset[str]
+
+    @classmethod
+    def parse(cls, text: str, option: str) -> SimulatedReview:
+        """Parse ``LOGIN:ROLE[,ROLE]``; raise :class:`UsageError` when malformed."""
+        login, _, roles = text.partition(":")
+        names = frozenset(r.strip() for r in roles.split(",") if r.strip())
+        if not login.strip() or not names:
+            raise UsageError(f"{option} {text!r}: expected LOGIN:ROLE (e.g. alice:tech-lead)")
+        return cls(login.strip(), names)
+
+
+@dataclass
+class OfflinePullRequest:
+    """A pull request simulated from the command line; every review is on the head commit."""
+
+    approvals: list[SimulatedReview] = field(default_factory=list)
+    change_requests: list[SimulatedReview] = field(default_factory=list)
+    author_login: str | None = None
+    label_names: frozenset[str] = frozenset()
+    base_branch: str | None = None
+
+    def author(self) -> str | None:
+        return self.author_login
+
+    def labels(self) -> frozenset[str]:
+        return self.label_names
+
+    def base_ref(self) -> str | None:
+        return self.base_branch
+
+    def reviews(self) -> list[Review]:
+        def make(items: Iterable[SimulatedReview], state: ReviewState) -> list[Review]:
+            return [Review(item.login, state) for item in items]
+
+        return make(self.approvals, "APPROVED") + make(self.change_requests, "CHANGES_REQUESTED")
+
+    def pushers(self) -> frozenset[str]:
+        return frozenset()
+
+    def holds_role(self, login: str, role: str) -> bool:
+        return any(
+            role in item.roles
+            for item in (*self.approvals, *self.change_requests)
+            if item.login == login
+        )
+
+    def review_is_current(self, review: Review) -> bool:
+        return True

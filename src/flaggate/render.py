@@ -1,0 +1,185 @@
+"""Presenting an evaluation: JSON for machines, aligned text for people, Markdown for GitHub."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from flaggate.diff import State
+from flaggate.policy.result import ChangeResult, Evaluation, StageResult, StageStatus
+
+MARKERS = {
+    StageStatus.APPROVED: "✅",
+    StageStatus.ACTIVE: "⏳",
+    StageStatus.WAITING: "⏸️",
+    StageStatus.REJECTED: "❌",
+}
+
+
+def to_json(evaluation: Evaluation, context: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The evaluation as the JSON object of SPEC 5."""
+    return {
+        "decision": evaluation.decision.value,
+        "summary": evaluation.summary,
+        **(context or {}),
+        "changes": [_change_json(c) for c in evaluation.changes],
+        "stages": [_stage_json(s) for s in evaluation.stages],
+        "gates": [
+            {"name": g.name, "status": g.status.value, "message": g.message}
+            for g in evaluation.gates
+        ],
+        "ignoredReviews": [{"login": i.login, "reason": i.reason} for i in evaluation.ignored],
+        "errors": list(evaluation.errors),
+    }
+
+
+def dumps(data: dict[str, Any]) -> str:
+    """Stable, readable JSON."""
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def _change_json(result: ChangeResult) -> dict[str, Any]:
+    return {
+        **result.change.to_json(),
+        "rule": result.rule,
+        "requiresApproval": result.requires_approval,
+        "stages": list(result.stages),
+        "reason": result.reason,
+    }
+
+
+def _stage_json(result: StageResult) -> dict[str, Any]:
+    return {
+        "name": result.stage.name,
+        "requiredApprovers": result.stage.required,
+        "approverRoles": list(result.stage.roles),
+        "status": result.status.value,
+        "approvals": [{"login": a.login, "role": a.role} for a in result.approvals],
+        "missing": result.missing,
+        "rules": list(result.stage.rules),
+    }
+
+
+def describe_state(state: State | None) -> str:
+    """A short, human description of a normalized state."""
+    if state is None:
+        return "—"
+    if "sha256" in state:
+        return f"sha256 {state['sha256'][:12]}"
+    if "owner" in state:
+        tags = ", ".join(state["tags"]) or "no tags"
+        return f"owner {state['owner'] or '—'}; {tags}"
+    if not state["enabled"]:
+        text = "off"
+    elif state["rollout"] is not None:
+        text = " / ".join(f"{name} {pct:g}%" for name, pct in state["rollout"].items())
+    else:
+        variant = state["variant"]
+        value = state["variants"].get(variant)
+        text = f"{variant} ({json.dumps(value)})" if variant is not None else "on"
+    if state["targeting"]:
+        text += " + targeting"
+    return text
+
+
+def stage_line(result: StageResult) -> str:
+    """``1 of tech-lead, senior-engineer: alice (tech-lead)`` style text."""
+    who = ", ".join(f"{a.login} ({a.role})" for a in result.approvals)
+    need = f"{result.stage.required} of {', '.join(result.stage.roles)}"
+    if result.missing:
+        who = (who + "; " if who else "") + f"needs {result.missing} more"
+    return f"{need}: {who}"
+
+
+def to_text(
+    evaluation: Evaluation, header: str, notes: Sequence[str] = (), color: bool = False
+) -> str:
+    """Aligned plain text; ANSI colour only when ``color``."""
+
+    def paint(text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if color else text
+
+    lines = [header, ""]
+    if evaluation.changes:
+        rows = [["FLAG", "ENV", "CHANGE", "BEFORE", "AFTER", "RULE"]]
+        rows += [
+            [
+                r.change.flag,
+                r.change.environment,
+                ",".join(r.change.types),
+                describe_state(r.change.previous),
+                describe_state(r.change.new),
+                r.rule + ("" if r.requires_approval else " (no approval)"),
+            ]
+            for r in evaluation.changes
+        ]
+        lines.append(paint(f"Changes ({len(evaluation.changes)})", "1"))
+        lines += ["  " + line for line in _table(rows)]
+        lines.append("")
+    if evaluation.stages:
+        lines.append(paint("Stages", "1"))
+        width = max(len(s.stage.name) for s in evaluation.stages)
+        for i, stage in enumerate(evaluation.stages, 1):
+            mark = {"approved": "ok", "pending": "..", "waiting": "  ", "rejected": "!!"}[
+                stage.status.value
+            ]
+            lines.append(f"  {mark} {i}. {stage.stage.name:<{width}}  {stage_line(stage)}")
+        lines.append("")
+    if evaluation.gates:
+        lines.append(paint("Gates", "1"))
+        lines += [f"  {g.status.value:<7} {g.name}: {g.message}" for g in evaluation.gates]
+        lines.append("")
+    if evaluation.ignored:
+        lines.append(paint("Reviews not counted", "1"))
+        lines += [f"  {i.login}: {i.reason}" for i in evaluation.ignored]
+        lines.append("")
+    for note in notes:
+        lines.append(f"note: {note}")
+    codes = {"approved": "32", "no_changes": "32", "bypassed": "32", "pending": "33"}
+    decision = evaluation.decision.value
+    lines.append(
+        paint(f"Decision: {decision.upper()}", codes.get(decision, "31") + ";1")
+        + f" — {evaluation.summary}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def to_markdown(evaluation: Evaluation, header: str, max_rows: int = 200) -> str:
+    """GitHub-flavoured Markdown: changes and stages as tables, then the decision."""
+    lines = [f"### {header}", "", f"**Decision: `{evaluation.decision.value}`** — "
+             f"{_md(evaluation.summary)}", ""]
+    if evaluation.changes:
+        lines += ["| Flag | Environment | Change | Before | After | Rule |", "|---|---|---|---|---|---|"]
+        for r in evaluation.changes[:max_rows]:
+            lines.append(
+                f"| `{r.change.flag}` | {r.change.environment} | {', '.join(r.change.types)} | "
+                f"{_md(describe_state(r.change.previous))} | {_md(describe_state(r.change.new))} | "
+                f"{r.rule}{'' if r.requires_approval else ' (no approval)'} |"
+            )
+        left = len(evaluation.changes) - max_rows
+        if left > 0:
+            lines.append(f"| … | | | | | {left} more change(s) not shown |")
+        lines.append("")
+    if evaluation.stages:
+        lines += ["| | Stage | Needs | Approved by |", "|---|---|---|---|"]
+        for stage in evaluation.stages:
+            who = ", ".join(f"@{a.login} ({a.role})" for a in stage.approvals) or "—"
+            need = f"{stage.stage.required} of {', '.join(stage.stage.roles)}"
+            lines.append(f"| {MARKERS[stage.status]} | {stage.stage.name} | {need} | {who} |")
+        lines.append("")
+    if evaluation.gates:
+        lines += ["| Gate | Status | Detail |", "|---|---|---|"]
+        lines += [f"| {g.name} | {g.status.value} | {_md(g.message)} |" for g in evaluation.gates]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows]

@@ -1,0 +1,229 @@
+"""The one safe YAML loader: YAML 1.2 core schema, limits, duplicate keys, line numbers.
+
+PyYAML's C parser (libyaml) composes the node graph; this module builds plain Python data
+from it itself, so that:
+
+* only the YAML 1.2 core schema applies (``on``/``off``/``yes``/``no`` stay strings, only
+  ``true``/``false`` are booleans, no timestamps, no merge keys);
+* no tag constructs an object (``!!python/...`` and custom tags are rejected);
+* duplicate keys are an error instead of a silent overwrite;
+* aliases are expanded under a node budget, so an alias bomb stops early with bounded memory;
+* the composed nodes stay available to map an error's path back to a line.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import BaseResolver
+
+MAX_FILE_BYTES = 1024 * 1024
+"""Files larger than this are rejected before parsing."""
+
+MAX_NODES = 100_000
+"""Nodes one file may expand to, aliases counted every time they are used."""
+
+MAX_DEPTH = 64
+"""Nesting depth one file may reach."""
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+
+
+class Yaml12Resolver(BaseResolver):
+    """Implicit typing of plain scalars by the YAML 1.2 core schema (not YAML 1.1)."""
+
+
+Yaml12Resolver.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+Yaml12Resolver.add_implicit_resolver(
+    _NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
+)
+Yaml12Resolver.add_implicit_resolver(
+    _INT, re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+)
+Yaml12Resolver.add_implicit_resolver(
+    _FLOAT,
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+.0123456789"),
+)
+
+if yaml.__with_libyaml__:
+    from yaml.cyaml import CParser as _CParser
+
+    class _Composer(_CParser, Yaml12Resolver):  # type: ignore[misc,name-defined]
+        def __init__(self, text: str) -> None:
+            _CParser.__init__(self, text)  # type: ignore[attr-defined]
+            Yaml12Resolver.__init__(self)
+
+else:  # pragma: no cover - only where libyaml is missing
+
+    class _Composer(  # type: ignore[no-redef]
+        yaml.reader.Reader,
+        yaml.scanner.Scanner,
+        yaml.parser.Parser,
+        yaml.composer.Composer,
+        Yaml12Resolver,
+    ):
+        def __init__(self, text: str) -> None:
+            yaml.reader.Reader.__init__(self, text)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            Yaml12Resolver.__init__(self)
+
+
+class YamlError(Exception):
+    """A file that is not acceptable YAML; ``line`` is 1-based where known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+@dataclass(frozen=True)
+class Document:
+    """One YAML document: its data and its composed node tree (for line lookups)."""
+
+    data: Any
+    root: Node
+    line: int
+
+    def line_of(self, loc: Sequence[str | int]) -> int:
+        """The line of the deepest node reachable along ``loc`` (a path of keys/indexes)."""
+        return line_of(self.root, loc)
+
+
+def load_documents(text: str | bytes) -> list[Document]:
+    """Parse every document of a YAML stream safely; raise :class:`YamlError` on any problem."""
+    if len(text) > MAX_FILE_BYTES:
+        raise YamlError(f"file is {len(text)} bytes, larger than the {MAX_FILE_BYTES} allowed")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise YamlError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    composer = _Composer(text)
+    documents: list[Document] = []
+    try:
+        while composer.check_node():
+            root = composer.get_node()
+            if root is None:  # pragma: no cover - check_node said there was one
+                break
+            builder = _Builder()
+            documents.append(Document(builder.build(root, 0), root, _line(root)))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise YamlError(f"invalid YAML: {exc.problem or exc.context}", line) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(f"invalid YAML: {exc}") from None
+    finally:
+        composer.dispose()
+    return documents
+
+
+def line_of(root: Node, loc: Sequence[str | int]) -> int:
+    """Follow ``loc`` through mappings and sequences; unknown steps are skipped."""
+    node = root
+    line = _line(root)
+    for step in loc:
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                if isinstance(key, ScalarNode) and key.value == str(step):
+                    line = _line(key)
+                    node = value
+                    break
+        elif isinstance(node, SequenceNode) and isinstance(step, int):
+            if 0 <= step < len(node.value):
+                node = node.value[step]
+                line = _line(node)
+    return line
+
+
+def _line(node: Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+class _Builder:
+    """Turns a node graph into dicts, lists and scalars under the node and depth budgets."""
+
+    def __init__(self) -> None:
+        self.nodes = 0
+
+    def build(self, node: Node, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise YamlError(
+                f"document expands to more than {MAX_NODES} nodes (alias bomb?)", _line(node)
+            )
+        if depth > MAX_DEPTH:
+            raise YamlError(f"nesting deeper than {MAX_DEPTH} levels", _line(node))
+        if isinstance(node, ScalarNode):
+            return _scalar(node)
+        if isinstance(node, SequenceNode):
+            if node.tag != _SEQ:
+                raise YamlError(f"tag {node.tag!r} is not allowed", _line(node))
+            return [self.build(item, depth + 1) for item in node.value]
+        if isinstance(node, MappingNode):
+            if node.tag != _MAP:
+                raise YamlError(f"tag {node.tag!r} is not allowed", _line(node))
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode):
+                    raise YamlError("mapping keys must be plain values", _line(key_node))
+                key = _scalar(key_node)
+                if key in result:
+                    raise YamlError(f"duplicate key {key!r}", _line(key_node))
+                result[key] = self.build(value_node, depth + 1)
+            return result
+        raise YamlError(f"unsupported node {type(node).__name__}", _line(node))  # pragma: no cover
+
+
+def _scalar(node: ScalarNode) -> Any:
+    tag, value = node.tag, node.value
+    try:
+        if tag == _STR:
+            return value
+        if tag == _NULL:
+            if value not in ("~", "null", "Null", "NULL", ""):
+                raise ValueError(value)
+            return None
+        if tag == _BOOL:
+            if value in ("true", "True", "TRUE"):
+                return True
+            if value in ("false", "False", "FALSE"):
+                return False
+            raise ValueError(value)
+        if tag == _INT:
+            if value.startswith("0o"):
+                return int(value[2:], 8)
+            if value.startswith("0x"):
+                return int(value[2:], 16)
+            return int(value, 10)
+        if tag == _FLOAT:
+            lowered = value.lower()
+            if lowered.lstrip("+-") == ".inf":
+                return -math.inf if lowered.startswith("-") else math.inf
+            if lowered == ".nan":
+                return math.nan
+            return float(value)
+    except ValueError:
+        raise YamlError(f"{value!r} is not a valid {tag.rsplit(':', 1)[-1]}", _line(node)) from None
+    raise YamlError(f"tag {tag!r} is not allowed", _line(node))
