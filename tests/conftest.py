@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.gitrepo import GitRepo
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Callable[..., GitRepo]:
+    """A factory of git repositories holding the example policies (and flags, by default)."""
+    counter = iter(range(1000))
+
+    def make(flags: bool = True) -> GitRepo:
+        repo = GitRepo(tmp_path / f"repo{next(counter)}")
+        repo.copy_example(flags=flags)
+        repo.commit("example")
+        return repo
+
+    return make
+
+
+@pytest.fixture
+def repo(make_repo: Callable[..., GitRepo]) -> GitRepo:
+    """A git repository on `main` with the example policies and flags committed."""
+    return make_repo()
