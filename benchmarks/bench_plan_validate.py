@@ -35,12 +35,11 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POLICIES = PROJECT_ROOT / "policies"
 DEFAULT_SCHEMA = PROJECT_ROOT / "schemas" / "feature-flag.schema.json"
+DEFAULT_FLAGGATE = Path("/tmp/venv/bin/flaggate")
 BENCH_VENV_CHECK_JSONSCHEMA = Path("/tmp/bench-venv/bin/check-jsonschema")
 
 ENVIRONMENTS = ("development", "staging", "production")
 TEAMS = 20
-SHAPES = 5
-ROLLOUT_SHAPE = 3  # the one shape already enabled in production (with a rollout)
 RUN_TIMEOUT_S = 600.0
 FLAGGATE_OK_EXIT = frozenset({0, 1})  # approved/no_changes, pending/rejected/failed
 MAIN_DATE_S = 7 * 24 * 3600  # main is committed a week before the change branches
@@ -54,6 +53,74 @@ TARGET_SPEEDUP = 8.0
 
 
 # --------------------------------------------------------------------------- flag files
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A kind of flag: its variants and its state (YAML flow text) per environment."""
+
+    variants: str
+    development: str
+    staging: str
+    production_off: str
+    production_on: str | None  # None: already on in production, so never changed
+
+    def spec(self, production_on: bool) -> str:
+        """The ``spec:`` body of a flag file of this shape."""
+        production = self.production_on if production_on else self.production_off
+        if production is None:
+            raise ValueError("this shape cannot be turned on in production")
+        return (
+            f"  variants:\n{self.variants}"
+            "  environments:\n"
+            f"    development:\n{self.development}"
+            f"    staging:\n{self.staging}"
+            f"    production:\n{production}"
+        )
+
+
+def _state(enabled: bool, served: str) -> str:
+    """An environment's state block; ``served`` is ``variant: x`` or ``rollout: {...}``."""
+    return f"      enabled: {str(enabled).lower()}\n      {served}\n"
+
+
+_BOOL = "    on: true\n    off: false\n"
+SHAPES: tuple[Shape, ...] = (
+    # exactly the example of the brief
+    Shape(
+        _BOOL,
+        _state(True, "variant: on"),
+        _state(True, "rollout: {on: 25, off: 75}"),
+        _state(False, "variant: off"),
+        _state(True, "variant: on"),
+    ),
+    # string variants
+    Shape(
+        '    blue: "blue"\n    green: "green"\n',
+        _state(True, "variant: green"),
+        _state(True, "rollout: {blue: 50, green: 50}"),
+        _state(False, "variant: blue"),
+        _state(True, "variant: green"),
+    ),
+    # a production rollout in progress
+    Shape(
+        _BOOL,
+        _state(True, "variant: on"),
+        _state(True, "variant: on"),
+        _state(True, "rollout: {on: 10, off: 90}"),
+        None,
+    ),
+    # fully on in staging, off in development
+    Shape(
+        _BOOL,
+        _state(False, "variant: off"),
+        _state(True, "variant: on"),
+        _state(False, "variant: off"),
+        _state(True, "variant: on"),
+    ),
+)
+SHAPE_ORDER = (0, 1, 0, 2, 3)  # index % 5 -> shape: 40% example, 20% each other shape
+EXTRA_TAGS = ("", ", checkout", ", experiment", ", gradual", ", ui")
 
 
 @dataclass(frozen=True)
@@ -75,84 +142,27 @@ class Flag:
         return f"flags/{self.team}/{self.name}.yaml"
 
     @property
-    def shape(self) -> int:
-        return self.index % SHAPES
+    def shape(self) -> Shape:
+        return SHAPES[SHAPE_ORDER[self.index % len(SHAPE_ORDER)]]
 
     @property
     def can_turn_on(self) -> bool:
         """Whether the flag is off in production, so a change can turn it on."""
-        return self.shape != ROLLOUT_SHAPE
+        return self.shape.production_on is not None
 
     def render(self, production_on: bool = False) -> bytes:
-        """The flag file; ``production_on`` enables production with the "on" variant."""
-        return _FLAG_TEMPLATE.format(
-            name=self.name,
-            team=self.team,
-            index=self.index,
-            extra_tag=_EXTRA_TAGS[self.shape],
-            body=_shape_body(self.shape, production_on),
-        ).encode()
-
-
-_FLAG_TEMPLATE = """\
-apiVersion: flaggate/v1
-kind: FeatureFlag
-metadata:
-  name: {name}
-  owner: "@acme/{team}"
-  description: Benchmark flag {index} generated for the plan and validate benchmark
-  tags: [bench, {team}{extra_tag}]
-spec:
-{body}"""
-
-_EXTRA_TAGS = ("", ", checkout", ", experiment", ", gradual", ", ui")
-
-
-def _shape_body(shape: int, production_on: bool) -> str:
-    """The ``spec`` of one of the few flag shapes (boolean, string, production rollout)."""
-    if shape == 2:  # string variants
-        production = (
-            "enabled: true\n      variant: green"
-            if production_on
-            else ("enabled: false\n      variant: blue")
-        )
+        """The flag file; ``production_on`` enables production with its "on" variant."""
         return (
-            "  variants:\n"
-            '    blue: "blue"\n'
-            '    green: "green"\n'
-            "  environments:\n"
-            "    development:\n"
-            "      enabled: true\n"
-            "      variant: green\n"
-            "    staging:\n"
-            "      enabled: true\n"
-            "      rollout: {blue: 50, green: 50}\n"
-            "    production:\n"
-            f"      {production}\n"
-        )
-    if shape == ROLLOUT_SHAPE:  # a production rollout in progress
-        production = "enabled: true\n      rollout: {on: 10, off: 90}"
-    else:
-        production = (
-            "enabled: true\n      variant: on"
-            if production_on
-            else ("enabled: false\n      variant: off")
-        )
-    staging = "rollout: {on: 25, off: 75}" if shape != 4 else "variant: on"
-    return (
-        "  variants:\n"
-        "    on: true\n"
-        "    off: false\n"
-        "  environments:\n"
-        "    development:\n"
-        "      enabled: true\n"
-        "      variant: on\n"
-        "    staging:\n"
-        "      enabled: true\n"
-        f"      {staging}\n"
-        "    production:\n"
-        f"      {production}\n"
-    )
+            "apiVersion: flaggate/v1\n"
+            "kind: FeatureFlag\n"
+            "metadata:\n"
+            f"  name: {self.name}\n"
+            f'  owner: "@acme/{self.team}"\n'
+            f"  description: Benchmark flag {self.index} for the plan and validate benchmark\n"
+            f"  tags: [bench, {self.team}{EXTRA_TAGS[self.index % len(EXTRA_TAGS)]}]\n"
+            "spec:\n"
+            f"{self.shape.spec(production_on)}"
+        ).encode()
 
 
 def pick_changed(flags: Sequence[Flag], count: int) -> list[Flag]:
@@ -296,9 +306,9 @@ def generate_repo(root: Path, size: int, policies: dict[str, bytes]) -> BenchRep
     root.mkdir(parents=True)
     _git(root, "init", "--quiet", "--initial-branch=main")
     flags = tuple(Flag(i) for i in range(1, size + 1))
-    eligible = [flag for flag in flags if flag.can_turn_on]
+    plain = [flag for flag in flags if flag.shape is SHAPES[0]]  # the brief's example shape
     changed = {
-        "change-1": (eligible[len(eligible) // 2],),
+        "change-1": (plain[len(plain) // 2],),
         "change-500": tuple(pick_changed(flags, 500)),
     }
     now = int(time.time())
@@ -496,8 +506,8 @@ def bench_repo(repo: BenchRepo, tools: Tools, repeat: int) -> list[Row]:
     rows.append(Row("plan (working tree edit)", size, "1", m, TARGET_PLAN_1))
 
     m = measure([[fg, "validate", "."]], repo.path, repeat, frozenset({0}))
-    target = TARGET_VALIDATE_LARGE if repo.size >= VALIDATE_TARGET_SIZE else None
-    rows.append(Row("validate .", size, "-", m, target))
+    validate_target = TARGET_VALIDATE_LARGE if repo.size >= VALIDATE_TARGET_SIZE else None
+    rows.append(Row("validate .", size, "-", m, validate_target))
     return rows
 
 
@@ -642,7 +652,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per scenario")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--quick", action="store_true", help="sizes 200,2000 and repeat 2")
-    parser.add_argument("--flaggate", help="flaggate executable (default: `flaggate` on PATH)")
+    parser.add_argument(
+        "--flaggate", help="flaggate executable (default: on PATH, else /tmp/venv/bin/flaggate)"
+    )
     parser.add_argument("--check-jsonschema", dest="check_jsonschema", help="executable")
     parser.add_argument("--schema", type=Path, default=DEFAULT_SCHEMA, help="flag JSON Schema")
     parser.add_argument(
@@ -663,6 +675,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def find_tools(args: argparse.Namespace) -> Tools:
     """Resolve the executables; exit with a message when flaggate is missing."""
     flaggate = args.flaggate or shutil.which("flaggate")
+    if flaggate is None:  # not on PATH: the running venv's, then the project's default venv
+        candidates = [Path(sys.executable).parent / "flaggate", DEFAULT_FLAGGATE]
+        flaggate = next((str(c) for c in candidates if c.exists()), None)
     if flaggate is None or not Path(flaggate).exists():
         sys.exit(
             f"flaggate executable not found ({args.flaggate or 'not on PATH'}); use --flaggate"
@@ -724,8 +739,8 @@ def run_benchmarks(
     print(markdown_table(rows))
     print()
     failures = print_problems(rows)
-    targets = [row.met() for row in rows if row.met() is not None]
-    print(f"\nTargets met: {sum(targets)}/{len(targets)}")
+    verdicts = [met for met in (row.met() for row in rows) if met is not None]
+    print(f"Targets met: {verdicts.count(True)}/{len(verdicts)}")
     print_git_counts(largest, tools, work)
     return 1 if failures else 0
 

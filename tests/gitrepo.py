@@ -47,8 +47,12 @@ class GitRepo:
 
     def git(self, *args: str) -> str:
         done = subprocess.run(
-            ["git", *args], cwd=self.root, capture_output=True, text=True,
-            env={**os.environ, **GIT_ENV}, check=False,
+            ["git", *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **GIT_ENV},
+            check=False,
         )
         if done.returncode != 0:
             raise AssertionError(f"git {' '.join(args)} failed: {done.stderr}")
@@ -82,8 +86,12 @@ class GitRepo:
     def flaggate(self, *args: str, env: dict[str, str] | None = None) -> CliResult:
         """Run `python -m flaggate ARGS` in the repository as a subprocess."""
         done = subprocess.run(
-            [sys.executable, "-m", "flaggate", *args], cwd=self.root, capture_output=True,
-            text=True, env={**os.environ, "NO_COLOR": "1", **(env or {})}, check=False,
+            [sys.executable, "-m", "flaggate", *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "NO_COLOR": "1", **(env or {})},
+            check=False,
             timeout=120,
         )
         return CliResult(done.returncode, done.stdout, done.stderr)

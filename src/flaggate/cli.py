@@ -64,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # fail closed: never look like success
         if args.debug:
             raise
-        print(f"flaggate: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
-              file=sys.stderr)
+        print(
+            f"flaggate: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
+            file=sys.stderr,
+        )
         return 2

@@ -118,8 +118,10 @@ def served(state: State | None) -> dict[str, float]:
 def rollout_delta(previous: State | None, new: State | None) -> float:
     """Largest absolute change of any variant's served percentage (0-100)."""
     before, after = served(previous), served(new)
-    return max((abs(before.get(k, 0.0) - after.get(k, 0.0)) for k in before.keys() | after.keys()),
-               default=0.0)
+    return max(
+        (abs(before.get(k, 0.0) - after.get(k, 0.0)) for k in before.keys() | after.keys()),
+        default=0.0,
+    )
 
 
 def change_types(previous: State | None, new: State | None) -> tuple[str, ...]:
@@ -166,7 +168,7 @@ def diff_flags(
         old, new = base.get(key), head.get(key)
         # Tags and owner come from the base when the flag exists there: a pull request cannot
         # exempt its own change by retagging the flag (e.g. adding `kill-switch`).
-        source = (old or new)
+        source = old or new
         assert source is not None
         meta = source.flag.metadata
         path = (new or old).path  # type: ignore[union-attr]
@@ -179,22 +181,40 @@ def diff_flags(
             types = change_types(before, after)
             if types:
                 changes.append(
-                    Change("flag", key, env, types, before, after, rollout_delta(before, after),
-                           path, meta.tags, meta.owner)
+                    Change(
+                        "flag",
+                        key,
+                        env,
+                        types,
+                        before,
+                        after,
+                        rollout_delta(before, after),
+                        path,
+                        meta.tags,
+                        meta.owner,
+                    )
                 )
         if old and new:
             before_meta, after_meta = _metadata(old.flag), _metadata(new.flag)
             if before_meta != after_meta:
                 changes.append(
-                    Change("flag", key, ALL_ENVIRONMENTS, ("metadata",), before_meta, after_meta,
-                           0.0, path, meta.tags, meta.owner)
+                    Change(
+                        "flag",
+                        key,
+                        ALL_ENVIRONMENTS,
+                        ("metadata",),
+                        before_meta,
+                        after_meta,
+                        0.0,
+                        path,
+                        meta.tags,
+                        meta.owner,
+                    )
                 )
     return changes
 
 
-def diff_policy_files(
-    base: Mapping[str, bytes], head: Mapping[str, bytes | None]
-) -> list[Change]:
+def diff_policy_files(base: Mapping[str, bytes], head: Mapping[str, bytes | None]) -> list[Change]:
     """A ``policy`` change per edited file below ``policies/`` (``head``: changed paths only)."""
     changes = []
     for path in sorted(head):

@@ -69,7 +69,9 @@ class Git:
     def resolve(self, ref: str) -> str:
         """The commit id ``ref`` names."""
         try:
-            out = self.run(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"])
+            out = self.run(
+                ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"]
+            )
         except GitError:
             raise GitError(
                 f"unknown revision {ref!r}", "is it fetched? in Actions use fetch-depth: 0"
@@ -92,7 +94,16 @@ class Git:
         Renames are reported as a deletion plus an addition. For the working tree, a changed
         file's new blob is ``NULL_SHA``: read it from disk.
         """
-        args = ["diff", "--raw", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", base]
+        args = [
+            "diff",
+            "--raw",
+            "-z",
+            "--no-abbrev",
+            "--no-renames",
+            "--no-ext-diff",
+            "--no-textconv",
+            base,
+        ]
         if head is not None:
             args.append(head)
         out = self.run([*args, "--", *paths])

@@ -147,10 +147,17 @@ def to_text(
 
 def to_markdown(evaluation: Evaluation, header: str, max_rows: int = 200) -> str:
     """GitHub-flavoured Markdown: changes and stages as tables, then the decision."""
-    lines = [f"### {header}", "", f"**Decision: `{evaluation.decision.value}`** — "
-             f"{_md(evaluation.summary)}", ""]
+    lines = [
+        f"### {header}",
+        "",
+        f"**Decision: `{evaluation.decision.value}`** — {_md(evaluation.summary)}",
+        "",
+    ]
     if evaluation.changes:
-        lines += ["| Flag | Environment | Change | Before | After | Rule |", "|---|---|---|---|---|---|"]
+        lines += [
+            "| Flag | Environment | Change | Before | After | Rule |",
+            "|---|---|---|---|---|---|",
+        ]
         for r in evaluation.changes[:max_rows]:
             lines.append(
                 f"| `{r.change.flag}` | {r.change.environment} | {', '.join(r.change.types)} | "
@@ -181,5 +188,7 @@ def _md(text: str) -> str:
 
 def _table(rows: list[list[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-            for row in rows]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]

@@ -37,7 +37,8 @@ MODELS: dict[str, type[BaseModel]] = {
 }
 
 CONDITION_FIELD_PATTERN = (
-    "^(" + "|".join(sorted(f.replace(".", r"\.") for f in CONDITION_FIELDS))
+    "^("
+    + "|".join(sorted(f.replace(".", r"\.") for f in CONDITION_FIELDS))
     + r"|(previousValue|newValue)(\.[^.]+)+)$"
 )
 

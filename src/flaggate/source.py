@@ -6,7 +6,6 @@ and one ``cat-file --batch`` process reads all the blobs needed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -109,19 +108,27 @@ def compare(
             if flag is not None:
                 if flag.key in head_flags:
                     problems.append(
-                        Problem(path, None, f"flag {flag.key!r} is also defined in "
-                                            f"{head_flags[flag.key].path}")
+                        Problem(
+                            path,
+                            None,
+                            f"flag {flag.key!r} is also defined in {head_flags[flag.key].path}",
+                        )
                     )
                 head_flags[flag.key] = FlagFile(path, flag)
-    created = [path for path, content in new_files.items()
-               if content is not None and old_files.get(path) is None
-               and _is_flag_path(path, flags_dir)]
+    created = [
+        path
+        for path, content in new_files.items()
+        if content is not None and old_files.get(path) is None and _is_flag_path(path, flags_dir)
+    ]
     if created:
         problems += _clashing_names(git, head_sha, flags_dir, created)
 
     changes = diff_flags(base_flags, head_flags, [e.name for e in policies.environments])
-    policy_new = {p: _as_bytes(c) for p, c in new_files.items()
-                  if PurePosixPath(p).is_relative_to(policies_dir)}
+    policy_new = {
+        p: _as_bytes(c)
+        for p, c in new_files.items()
+        if PurePosixPath(p).is_relative_to(policies_dir)
+    }
     policy_old = {p: b for p in policy_new if (b := _as_bytes(old_files.get(p))) is not None}
     changes += diff_policy_files(policy_old, policy_new)
     return Comparison(base_sha, head_sha, diff_base, policies, changes, problems, notes)
@@ -135,8 +142,11 @@ def _load(
     path: str, content: bytes | int, envs: frozenset[str] | None
 ) -> tuple[FeatureFlag | None, list[Problem]]:
     if isinstance(content, int):
-        return None, [Problem(path, None, f"file is {content} bytes, larger than the "
-                                          f"{MAX_FILE_BYTES} allowed")]
+        return None, [
+            Problem(
+                path, None, f"file is {content} bytes, larger than the {MAX_FILE_BYTES} allowed"
+            )
+        ]
     return load_flag(path, content, envs)
 
 
@@ -163,8 +173,9 @@ def _clashing_names(
     if head_sha is not None:
         paths = [path for _, path in git.tree(head_sha, [flags_dir])]
     else:
-        out = git.run(["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
-                       flags_dir])
+        out = git.run(
+            ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", flags_dir]
+        )
         paths = [p for p in out.decode().split("\0") if p and (git.root / p).exists()]
     by_stem: dict[str, list[str]] = {}
     for path in paths:
@@ -176,5 +187,3 @@ def _clashing_names(
         if others:
             problems.append(Problem(path, None, f"flag name clashes with {', '.join(others)}"))
     return problems
-
-

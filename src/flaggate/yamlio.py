@@ -64,11 +64,11 @@ Yaml12Resolver.add_implicit_resolver(
 )
 
 if yaml.__with_libyaml__:
-    from yaml.cyaml import CParser as _CParser
+    from yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]
 
-    class _Composer(_CParser, Yaml12Resolver):  # type: ignore[misc,name-defined]
+    class _Composer(_CParser, Yaml12Resolver):
         def __init__(self, text: str) -> None:
-            _CParser.__init__(self, text)  # type: ignore[attr-defined]
+            _CParser.__init__(self, text)
             Yaml12Resolver.__init__(self)
 
 else:  # pragma: no cover - only where libyaml is missing
@@ -150,10 +150,11 @@ def line_of(root: Node, loc: Sequence[str | int]) -> int:
                     line = _line(key)
                     node = value
                     break
-        elif isinstance(node, SequenceNode) and isinstance(step, int):
-            if 0 <= step < len(node.value):
-                node = node.value[step]
-                line = _line(node)
+        elif (
+            isinstance(node, SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value)
+        ):
+            node = node.value[step]
+            line = _line(node)
     return line
 
 

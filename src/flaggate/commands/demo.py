@@ -30,7 +30,9 @@ _GIT_ENV = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `flaggate demo`."""
     parser.add_argument(
-        "--source", type=Path, default=Path("."),
+        "--source",
+        type=Path,
+        default=Path("."),
         help="directory holding the example flags/ and policies/ (default: .)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the throwaway repository")
@@ -41,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
     source: Path = args.source
     flag_file = next((source / "flags").rglob(f"{DEMO_FLAG}.yaml"), None)
     if not (source / "policies").is_dir() or flag_file is None:
-        raise UsageError(f"no example in {source}: expected policies/ and flags/**/{DEMO_FLAG}.yaml")
+        raise UsageError(
+            f"no example in {source}: expected policies/ and flags/**/{DEMO_FLAG}.yaml"
+        )
     workdir = Path(tempfile.mkdtemp(prefix="flaggate-demo-"))
     try:
         shutil.copytree(source / "flags", workdir / "flags")

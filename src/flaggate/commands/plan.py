@@ -11,6 +11,7 @@ from flaggate import render
 from flaggate.errors import ConfigError
 from flaggate.git import Git
 from flaggate.policy.evaluate import evaluate
+from flaggate.policy.gates import unchecked_gates
 from flaggate.policy.result import Decision, Evaluation
 from flaggate.pull.offline import OfflinePullRequest, SimulatedReview
 from flaggate.source import POLICIES_DIR, Comparison, compare
@@ -21,11 +22,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", default="HEAD", help="base ref; policies come from here")
     parser.add_argument("--head", default=None, help="head ref (default: the working tree)")
     parser.add_argument(
-        "--approve", action="append", default=[], metavar="LOGIN:ROLE",
+        "--approve",
+        action="append",
+        default=[],
+        metavar="LOGIN:ROLE",
         help="simulate an approval by LOGIN holding ROLE (repeatable; ROLE may be R1,R2)",
     )
     parser.add_argument(
-        "--request-changes", action="append", default=[], metavar="LOGIN:ROLE",
+        "--request-changes",
+        action="append",
+        default=[],
+        metavar="LOGIN:ROLE",
         help="simulate a review requesting changes",
     )
     parser.add_argument("--author", default=None, help="pull request author (pr.author)")
@@ -53,14 +60,16 @@ def run(args: argparse.Namespace) -> int:
     if comparison.problems:
         return _invalid(args, [str(p) for p in comparison.problems])
     pr.base_branch = args.base
-    evaluation = evaluate(comparison.changes, comparison.policies, pr)
+    gates = unchecked_gates(comparison.changes, comparison.policies)
+    evaluation = evaluate(comparison.changes, comparison.policies, pr, gates)
     _print(args, evaluation, comparison)
     return evaluation.decision.exit_code
 
 
 def _header(comparison: Comparison) -> str:
     head = comparison.head_sha[:12] if comparison.head_sha else "working tree"
-    return f"flaggate plan: {comparison.diff_base[:12]} → {head} (policies from {comparison.base_sha[:12]})"
+    base = comparison.diff_base[:12]
+    return f"flaggate plan: {base} → {head} (policies from {comparison.base_sha[:12]})"
 
 
 def _print(args: argparse.Namespace, evaluation: Evaluation, comparison: Comparison) -> None:
@@ -82,8 +91,9 @@ def _print(args: argparse.Namespace, evaluation: Evaluation, comparison: Compari
 def _invalid(args: argparse.Namespace, errors: list[str]) -> int:
     for error in errors:
         print(error, file=sys.stderr)
-    evaluation = Evaluation(Decision.INVALID, f"{len(errors)} problem(s) in flag or policy files",
-                            errors=tuple(errors))
+    evaluation = Evaluation(
+        Decision.INVALID, f"{len(errors)} problem(s) in flag or policy files", errors=tuple(errors)
+    )
     if args.format == "json":
         print(render.dumps(render.to_json(evaluation)))
     else:

@@ -119,8 +119,11 @@ def _read(root: Path, path: Path, problems: list[Problem]) -> bytes | None:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            problems.append(Problem(rel, None, f"file is {size} bytes, larger than the "
-                                               f"{MAX_FILE_BYTES} allowed"))
+            problems.append(
+                Problem(
+                    rel, None, f"file is {size} bytes, larger than the {MAX_FILE_BYTES} allowed"
+                )
+            )
             return None
         return path.read_bytes()
     except OSError as exc:

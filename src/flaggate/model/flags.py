@@ -44,7 +44,7 @@ class FlagSpec(Model):
 class FeatureFlag(Model):
     """One flag file."""
 
-    apiVersion: Literal["flaggate/v1"]  # noqa: N815 - the file's own key
+    apiVersion: Literal["flaggate/v1"]
     kind: Literal["FeatureFlag"]
     metadata: FlagMetadata
     spec: FlagSpec
@@ -69,20 +69,20 @@ def semantic_problems(flag: FeatureFlag) -> list[tuple[tuple[str | int, ...], st
     for env, state in flag.spec.environments.items():
         loc: tuple[str | int, ...] = ("spec", "environments", env)
         if state.variant is not None and state.rollout is not None:
-            problems.append((loc + ("rollout",), "`variant` and `rollout` are exclusive"))
+            problems.append(((*loc, "rollout"), "`variant` and `rollout` are exclusive"))
         if state.variant is not None and state.variant not in variants:
             problems.append(
-                (loc + ("variant",), f"unknown variant {state.variant!r} ({_known(variants)})")
+                ((*loc, "variant"), f"unknown variant {state.variant!r} ({_known(variants)})")
             )
         if state.rollout is not None:
             for name in state.rollout:
                 if name not in variants:
                     problems.append(
-                        (loc + ("rollout", name), f"unknown variant {name!r} ({_known(variants)})")
+                        ((*loc, "rollout", name), f"unknown variant {name!r} ({_known(variants)})")
                     )
             total = sum(state.rollout.values())
             if abs(total - 100) > ROLLOUT_TOLERANCE:
-                problems.append((loc + ("rollout",), f"rollout sums to {total:g}, must be 100"))
+                problems.append(((*loc, "rollout"), f"rollout sums to {total:g}, must be 100"))
         if (
             state.enabled
             and state.variant is None

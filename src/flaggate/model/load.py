@@ -181,7 +181,9 @@ def _load_policy_document(
     model = POLICY_KINDS.get(kind) if isinstance(kind, str) else None
     if model is None:
         return [
-            located(path, doc, ("kind",), f"unknown kind {kind!r} (one of {', '.join(POLICY_KINDS)})")
+            located(
+                path, doc, ("kind",), f"unknown kind {kind!r} (one of {', '.join(POLICY_KINDS)})"
+            )
         ]
     if kind in found:
         other = found[kind][0]
@@ -234,7 +236,11 @@ def _cross_check(
             names.append(stage.name)
             if stage.order in orders:
                 other = orders[stage.order]
-                at("ApprovalStages", (*loc, "order"), f"order {stage.order} is used by {other!r} too")
+                at(
+                    "ApprovalStages",
+                    (*loc, "order"),
+                    f"order {stage.order} is used by {other!r} too",
+                )
             orders[stage.order] = stage.name
             for field_name in ("approverRoles", "escalateTo"):
                 for j, role in enumerate(getattr(stage, field_name)):
@@ -258,7 +264,11 @@ def _cross_check(
                     )
             for j, role in enumerate(approval.approverRoles):
                 if role not in roles:
-                    at("ApprovalPolicy", (*loc, "approval", "approverRoles", j), _unbound(role, roles))
+                    at(
+                        "ApprovalPolicy",
+                        (*loc, "approval", "approverRoles", j),
+                        _unbound(role, roles),
+                    )
             if approval.stages and all(s in policies.stages for s in approval.stages):
                 total = sum(policies.stages[s].requiredApprovers for s in approval.stages)
                 if approval.minApprovers > total:

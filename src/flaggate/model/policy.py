@@ -95,8 +95,8 @@ class Approval(Model):
     """What a matching rule requires."""
 
     required: bool
-    minApprovers: Annotated[int, Field(ge=0)] = 1  # noqa: N815
-    approverRoles: StrList = ()  # noqa: N815
+    minApprovers: Annotated[int, Field(ge=0)] = 1
+    approverRoles: StrList = ()
     stages: StrList = ()
 
     @model_validator(mode="after")
@@ -125,7 +125,7 @@ class PolicySpec(Model):
 class ApprovalPolicy(Model):
     """The seed's ApprovalPolicy: first matching rule wins."""
 
-    apiVersion: Literal["featureflags/v1", "flaggate/v1"]  # noqa: N815
+    apiVersion: Literal["featureflags/v1", "flaggate/v1"]
     kind: Literal["ApprovalPolicy"]
     metadata: DocumentMetadata
     spec: PolicySpec
@@ -136,11 +136,11 @@ class Stage(Model):
 
     name: Name
     order: int
-    requiredApprovers: PositiveInt = 1  # noqa: N815
-    approverRoles: Annotated[tuple[NonEmpty, ...], Field(strict=False, min_length=1)]  # noqa: N815
-    timeoutHours: Hours | None = None  # noqa: N815
-    onTimeout: Literal["escalate", "reject", "auto-approve"] | None = None  # noqa: N815
-    escalateTo: StrList = ()  # noqa: N815
+    requiredApprovers: PositiveInt = 1
+    approverRoles: Annotated[tuple[NonEmpty, ...], Field(strict=False, min_length=1)]
+    timeoutHours: Hours | None = None
+    onTimeout: Literal["escalate", "reject", "auto-approve"] | None = None
+    escalateTo: StrList = ()
 
     @model_validator(mode="after")
     def _escalation(self) -> Stage:
@@ -158,7 +158,7 @@ class StagesSpec(Model):
 class ApprovalStages(Model):
     """The ordered approval stages rules may name."""
 
-    apiVersion: Literal["featureflags/v1", "flaggate/v1"]  # noqa: N815
+    apiVersion: Literal["featureflags/v1", "flaggate/v1"]
     kind: Literal["ApprovalStages"]
     metadata: DocumentMetadata
     spec: StagesSpec
@@ -181,7 +181,7 @@ class RolesSpec(Model):
 class RoleBindings(Model):
     """Role name -> teams and users."""
 
-    apiVersion: Literal["featureflags/v1", "flaggate/v1"]  # noqa: N815
+    apiVersion: Literal["featureflags/v1", "flaggate/v1"]
     kind: Literal["RoleBindings"]
     metadata: DocumentMetadata
     spec: RolesSpec
@@ -191,9 +191,9 @@ class Promotion(Model):
     """The soak gate: the same state must have been served in ``from`` for a while."""
 
     from_: Name = Field(alias="from")
-    minSoakHours: Annotated[float, Field(ge=0)]  # noqa: N815
+    minSoakHours: Annotated[float, Field(ge=0)]
     compare: Literal["served", "enabled"] = "served"
-    allowWithoutLower: bool = False  # noqa: N815
+    allowWithoutLower: bool = False
 
 
 _DAYS = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -254,8 +254,8 @@ class Environment(Model):
     model_config = Model.model_config | {"populate_by_name": True}
 
     name: Name
-    riskLevel: Literal["low", "medium", "high", "critical"]  # noqa: N815
-    requiredChecks: StrList = ()  # noqa: N815
+    riskLevel: Literal["low", "medium", "high", "critical"]
+    requiredChecks: StrList = ()
     promotion: Promotion | None = None
     freeze: Annotated[tuple[FreezeWindow, ...], Field(strict=False)] = ()
     metrics: Annotated[tuple[MetricGate, ...], Field(strict=False)] = ()
@@ -268,7 +268,7 @@ class EnvironmentsSpec(Model):
 class Environments(Model):
     """The ordered environments (lowest risk first)."""
 
-    apiVersion: Literal["featureflags/v1", "flaggate/v1"]  # noqa: N815
+    apiVersion: Literal["featureflags/v1", "flaggate/v1"]
     kind: Literal["Environments"]
     metadata: DocumentMetadata
     spec: EnvironmentsSpec

@@ -22,9 +22,9 @@ class Tickets(Model):
 
     provider: Literal["jira", "github"]
     url: str | None = None
-    requiredFor: StrList = ()  # noqa: N815
-    allowedStatuses: StrList = ()  # noqa: N815
-    flagField: str | None = None  # noqa: N815
+    requiredFor: StrList = ()
+    allowedStatuses: StrList = ()
+    flagField: str | None = None
 
 
 class Audit(Model):
@@ -36,12 +36,12 @@ class Audit(Model):
 
 
 class SlackTarget(Model):
-    webhookEnv: NonEmpty  # noqa: N815
+    webhookEnv: NonEmpty
 
 
 class WebhookTarget(Model):
-    urlEnv: NonEmpty  # noqa: N815
-    secretEnv: NonEmpty | None = None  # noqa: N815
+    urlEnv: NonEmpty
+    secretEnv: NonEmpty | None = None
 
 
 class Notification(Model):
@@ -59,8 +59,8 @@ class Notification(Model):
 
 
 class SettingsSpec(Model):
-    statusContext: NonEmpty = "flaggate"  # noqa: N815
-    flagsPath: NonEmpty = "flags"  # noqa: N815
+    statusContext: NonEmpty = "flaggate"
+    flagsPath: NonEmpty = "flags"
     emergency: Emergency = Emergency()
     tickets: Tickets | None = None
     audit: Audit = Audit()
@@ -70,7 +70,7 @@ class SettingsSpec(Model):
 class Settings(Model):
     """Project-wide settings."""
 
-    apiVersion: Literal["featureflags/v1", "flaggate/v1"] = "flaggate/v1"  # noqa: N815
+    apiVersion: Literal["featureflags/v1", "flaggate/v1"] = "flaggate/v1"
     kind: Literal["Settings"] = "Settings"
     metadata: DocumentMetadata = DocumentMetadata(name="settings")
     spec: SettingsSpec = SettingsSpec()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from flaggate.diff import Change
 
 
-class Decision(str, Enum):
+class Decision(StrEnum):
     """The outcome of evaluating a pull request (SPEC 4)."""
 
     NO_CHANGES = "no_changes"
@@ -29,7 +29,7 @@ class Decision(str, Enum):
         return 1
 
 
-class StageStatus(str, Enum):
+class StageStatus(StrEnum):
     """Where a stage stands: satisfied, the one being waited on, after it, or rejected."""
 
     APPROVED = "approved"
@@ -38,7 +38,7 @@ class StageStatus(str, Enum):
     REJECTED = "rejected"
 
 
-class GateStatus(str, Enum):
+class GateStatus(StrEnum):
     PASSED = "passed"
     PENDING = "pending"
     FAILED = "failed"

@@ -106,6 +106,7 @@ def union(requirements: Sequence[StageRequirement]) -> list[StageRequirement]:
             merged[req.name] = req
         else:
             rules = seen.rules + tuple(r for r in req.rules if r not in seen.rules)
-            merged[req.name] = StageRequirement(seen.name, seen.order, seen.required, seen.roles,
-                                                rules)
+            merged[req.name] = StageRequirement(
+                seen.name, seen.order, seen.required, seen.roles, rules
+            )
     return sorted(merged.values(), key=lambda r: (r.order, r.name))
