@@ -41,27 +41,48 @@ _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 
 
-class Yaml12Resolver(BaseResolver):
-    """Implicit typing of plain scalars by the YAML 1.2 core schema (not YAML 1.1)."""
-
-
-Yaml12Resolver.add_implicit_resolver(
-    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-Yaml12Resolver.add_implicit_resolver(
-    _NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
-)
-Yaml12Resolver.add_implicit_resolver(
-    _INT, re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
-)
-Yaml12Resolver.add_implicit_resolver(
-    _FLOAT,
-    re.compile(
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+_PLAIN_TYPES = (
+    (_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")),
+    (_NULL, re.compile(r"^(?:~|null|Null|NULL|)$")),
+    (_INT, re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")),
+    (
+        _FLOAT,
+        re.compile(
+            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
     ),
-    list("-+.0123456789"),
 )
+_PLAIN_CACHE: dict[str, str] = {}
+_PLAIN_CACHE_SIZE = 4096
+
+
+class Yaml12Resolver(BaseResolver):
+    """Implicit typing of plain scalars by the YAML 1.2 core schema (not YAML 1.1).
+
+    The parser asks for a tag for every node; answering from a small cache of plain values
+    (keys and common values repeat across flag files) keeps loading fast.
+    """
+
+    def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            if not implicit[0]:
+                return _STR
+            tag = _PLAIN_CACHE.get(value)
+            if tag is None:
+                tag = next((t for t, pattern in _PLAIN_TYPES if pattern.match(value)), _STR)
+                if len(_PLAIN_CACHE) >= _PLAIN_CACHE_SIZE:
+                    _PLAIN_CACHE.clear()
+                _PLAIN_CACHE[value] = tag
+            return tag
+        return _SEQ if kind is SequenceNode else _MAP
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        """Path resolvers are not used."""
+
+    def ascend_resolver(self) -> None:
+        """Path resolvers are not used."""
+
 
 if yaml.__with_libyaml__:
     from yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]
@@ -176,25 +197,26 @@ class _Builder:
             )
         if depth > MAX_DEPTH:
             raise YamlError(f"nesting deeper than {MAX_DEPTH} levels", _line(node))
-        if isinstance(node, ScalarNode):
-            return _scalar(node)
-        if isinstance(node, SequenceNode):
+        kind = node.__class__
+        if kind is ScalarNode:
+            return node.value if node.tag == _STR else _scalar(node)
+        if kind is SequenceNode:
             if node.tag != _SEQ:
                 raise YamlError(f"tag {node.tag!r} is not allowed", _line(node))
             return [self.build(item, depth + 1) for item in node.value]
-        if isinstance(node, MappingNode):
+        if kind is MappingNode:
             if node.tag != _MAP:
                 raise YamlError(f"tag {node.tag!r} is not allowed", _line(node))
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                if not isinstance(key_node, ScalarNode):
+                if key_node.__class__ is not ScalarNode:
                     raise YamlError("mapping keys must be plain values", _line(key_node))
-                key = _scalar(key_node)
+                key = key_node.value if key_node.tag == _STR else _scalar(key_node)
                 if key in result:
                     raise YamlError(f"duplicate key {key!r}", _line(key_node))
                 result[key] = self.build(value_node, depth + 1)
             return result
-        raise YamlError(f"unsupported node {type(node).__name__}", _line(node))  # pragma: no cover
+        raise YamlError(f"unsupported node {kind.__name__}", _line(node))  # pragma: no cover
 
 
 def _scalar(node: ScalarNode) -> Any:
