@@ -199,7 +199,7 @@ class _Builder:
             raise YamlError(f"nesting deeper than {MAX_DEPTH} levels", _line(node))
         kind = node.__class__
         if kind is ScalarNode:
-            return node.value if node.tag == _STR else _scalar(node)
+            return node.value if node.tag == _STR else _scalar(node)  # type: ignore[arg-type]
         if kind is SequenceNode:
             if node.tag != _SEQ:
                 raise YamlError(f"tag {node.tag!r} is not allowed", _line(node))
