@@ -74,15 +74,10 @@ class Change:
 
 def fingerprint(changes: Iterable[Change]) -> str:
     """A digest of what the changes do (not where they came from): equal iff same effect."""
-    canonical = sorted(
-        json.dumps(
-            [c.resource, c.flag, c.environment, c.previous, c.new],
-            sort_keys=True,
-            separators=(",", ":"),
-        )
-        for c in changes
+    lines = sorted(
+        canonical([c.resource, c.flag, c.environment, c.previous, c.new]) for c in changes
     )
-    return hashlib.sha256("\n".join(canonical).encode()).hexdigest()
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def normalized_state(flag: FeatureFlag, environment: str) -> State | None:
@@ -124,9 +119,19 @@ def rollout_delta(previous: State | None, new: State | None) -> float:
     )
 
 
+def same(a: Any, b: Any) -> bool:
+    """Equal as JSON: unlike Python's ``==``, ``true`` differs from ``1``."""
+    return canonical(a) == canonical(b)
+
+
+def canonical(value: Any) -> str:
+    """Canonical JSON text of a value (sorted keys, no spaces)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def change_types(previous: State | None, new: State | None) -> tuple[str, ...]:
     """Every change type that applies between two states (empty when they are equal)."""
-    if previous == new:
+    if same(previous, new):
         return ()
     if previous is None:
         return ("created",)
@@ -145,10 +150,10 @@ def change_types(previous: State | None, new: State | None) -> tuple[str, ...]:
         and previous["variant"] != new["variant"]
     ):
         types.append("variant")
-    if previous["targeting"] != new["targeting"]:
+    if not same(previous["targeting"], new["targeting"]):
         types.append("targeting")
     old_values, new_values = previous["variants"], new["variants"]
-    if any(old_values[k] != new_values[k] for k in old_values.keys() & new_values.keys()):
+    if any(not same(old_values[k], new_values[k]) for k in old_values.keys() & new_values.keys()):
         types.append("variants")
     if not types:
         # Only the set of variants in use changed (e.g. an `off` variant was declared).
@@ -196,7 +201,7 @@ def diff_flags(
                 )
         if old and new:
             before_meta, after_meta = _metadata(old.flag), _metadata(new.flag)
-            if before_meta != after_meta:
+            if not same(before_meta, after_meta):
                 changes.append(
                     Change(
                         "flag",

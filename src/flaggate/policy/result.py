@@ -65,6 +65,9 @@ class StageRequirement:
     required: int
     roles: tuple[str, ...]
     rules: tuple[str, ...]
+    source: str = "stage"
+    """``stage`` (a named ApprovalStages stage), ``rule`` (a rule's own requirement) or
+    ``default`` (no rule matched): a rule and a stage may share a name, never an identity."""
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from flaggate.diff import Change
@@ -69,7 +70,12 @@ def requirements(rule: Rule | None, index: int, policies: PolicySet) -> list[Sta
     if rule is None:
         return [
             StageRequirement(
-                DEFAULT_RULE, (_INLINE_STAGE_GROUP, 1 << 30), 1, (DEFAULT_ROLE,), (DEFAULT_RULE,)
+                DEFAULT_RULE,
+                (_INLINE_STAGE_GROUP, 1 << 30),
+                1,
+                (DEFAULT_ROLE,),
+                (DEFAULT_RULE,),
+                source="default",
             )
         ]
     approval = rule.approval
@@ -93,20 +99,20 @@ def requirements(rule: Rule | None, index: int, policies: PolicySet) -> list[Sta
             approval.minApprovers,
             approval.approverRoles,
             (rule.name,),
+            source="rule",
         )
     ]
 
 
 def union(requirements: Sequence[StageRequirement]) -> list[StageRequirement]:
     """Merge the requirements of all changes: each stage once, in order."""
-    merged: dict[str, StageRequirement] = {}
+    merged: dict[tuple[str, str], StageRequirement] = {}
     for req in requirements:
-        seen = merged.get(req.name)
+        key = (req.source, req.name)
+        seen = merged.get(key)
         if seen is None:
-            merged[req.name] = req
+            merged[key] = req
         else:
             rules = seen.rules + tuple(r for r in req.rules if r not in seen.rules)
-            merged[req.name] = StageRequirement(
-                seen.name, seen.order, seen.required, seen.roles, rules
-            )
-    return sorted(merged.values(), key=lambda r: (r.order, r.name))
+            merged[key] = replace(seen, rules=rules)
+    return sorted(merged.values(), key=lambda r: (r.order, r.source, r.name))
