@@ -535,7 +535,8 @@ def bench_check_jsonschema(repo: BenchRepo, tools: Tools, repeat: int) -> Row:
     row = Row("check-jsonschema (all flag files)", f"{repo.size:,}", "-")
     if tools.check_jsonschema is None:
         row.skipped = (
-            "check-jsonschema not found (use --check-jsonschema PATH, put it on PATH, or "
+            "check-jsonschema not found or not executable (use --check-jsonschema PATH, "
+            "put it on PATH, or "
             "`python3 -m venv /tmp/bench-venv && /tmp/bench-venv/bin/pip install check-jsonschema`)"
         )
         return row
@@ -635,6 +636,10 @@ def print_problems(rows: Sequence[Row]) -> int:
             print(f"- skipped {where}: {row.skipped}")
         if m is not None and m.note:
             print(f"- note {where}: {m.note}")
+    if any(
+        r.skipped or (r.measurement and (r.measurement.error or r.measurement.note)) for r in rows
+    ):
+        print()
     return failures
 
 
@@ -687,8 +692,8 @@ def find_tools(args: argparse.Namespace) -> Tools:
     first = Path(flaggate).read_bytes()[:256].split(b"\n", 1)[0]
     if first.startswith(b"#!") and b"python" in first:
         python = first[2:].decode().strip().split()[0]
-    cjs = args.check_jsonschema or shutil.which("check-jsonschema")
-    if cjs is None and BENCH_VENV_CHECK_JSONSCHEMA.exists():
+    cjs = shutil.which(args.check_jsonschema or "check-jsonschema")
+    if cjs is None and args.check_jsonschema is None and BENCH_VENV_CHECK_JSONSCHEMA.exists():
         cjs = str(BENCH_VENV_CHECK_JSONSCHEMA)
     return Tools(flaggate, python, cjs, args.schema)
 

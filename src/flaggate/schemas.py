@@ -54,6 +54,7 @@ def generate() -> dict[str, dict[str, Any]]:
             **schema,
         }
         _add_condition_pattern(schema)
+        _close_pattern_properties(schema)
         schemas[name] = schema
     return schemas
 
@@ -67,6 +68,18 @@ def _add_condition_pattern(schema: dict[str, Any]) -> None:
     condition = schema.get("$defs", {}).get("Condition")
     if condition is not None:
         condition["properties"]["field"]["pattern"] = CONDITION_FIELD_PATTERN
+
+
+def _close_pattern_properties(node: Any) -> None:
+    """Where keys must match a pattern, other keys are errors (as in the models)."""
+    if isinstance(node, dict):
+        if "patternProperties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        for value in node.values():
+            _close_pattern_properties(value)
+    elif isinstance(node, list):
+        for value in node:
+            _close_pattern_properties(value)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -133,13 +133,17 @@ class Document:
 
 def load_documents(text: str | bytes) -> list[Document]:
     """Parse every document of a YAML stream safely; raise :class:`YamlError` on any problem."""
-    if len(text) > MAX_FILE_BYTES:
-        raise YamlError(f"file is {len(text)} bytes, larger than the {MAX_FILE_BYTES} allowed")
+    size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        raise YamlError(f"file is {size} bytes, larger than the {MAX_FILE_BYTES} allowed")
     if isinstance(text, bytes):
+        raw = text
         try:
-            text = text.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise YamlError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+            bad_line = raw.count(b"\n", 0, exc.start) + 1
+            message = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+            raise YamlError(message, bad_line) from None
     composer = _Composer(text)
     documents: list[Document] = []
     try:
@@ -150,14 +154,24 @@ def load_documents(text: str | bytes) -> list[Document]:
             builder = _Builder()
             documents.append(Document(builder.build(root, 0), root, _line(root)))
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise YamlError(f"invalid YAML: {exc.problem or exc.context}", line) from None
+        raise YamlError(
+            f"invalid YAML: {exc.problem or exc.context}", _error_line(exc, text)
+        ) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"invalid YAML: {exc}") from None
     finally:
         composer.dispose()
     return documents
+
+
+def _error_line(exc: yaml.MarkedYAMLError, text: str) -> int | None:
+    """The line to blame: where libyaml noticed the problem, unless that is past the end of
+    the text (an unclosed bracket or quote), then where the unfinished construct began."""
+    last_line = max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
+    for mark in (exc.problem_mark, exc.context_mark):
+        if mark is not None and mark.line + 1 <= last_line:
+            return int(mark.line) + 1
+    return last_line
 
 
 def line_of(root: Node, loc: Sequence[str | int]) -> int:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,127}$"
 
@@ -15,6 +15,20 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
 StrList = Annotated[tuple[NonEmpty, ...], Field(strict=False)]
 """A YAML list of strings (lists become tuples so models stay immutable)."""
+
+
+def _whole_float_to_int(value: Any) -> Any:
+    # JSON Schema's `integer` admits 2.0; accept it too, so editors and flaggate agree.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_float_to_int)]
+"""An integer; a whole float such as ``2.0`` is accepted as JSON Schema does."""
+
+NonNegativeWhole = Annotated[int, Field(ge=0), BeforeValidator(_whole_float_to_int)]
+PositiveWhole = Annotated[int, Field(ge=1), BeforeValidator(_whole_float_to_int)]
 
 
 class Model(BaseModel):

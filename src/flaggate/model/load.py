@@ -33,6 +33,9 @@ POLICY_KINDS: dict[str, type[BaseModel]] = {
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
+DEFAULT_ROLE = "admin"
+"""The role a change that no rule matches needs (fail closed)."""
+
 Loc = tuple[str | int, ...]
 
 
@@ -71,17 +74,40 @@ def parse(path: str, content: bytes) -> tuple[list[Document], list[Problem]]:
 
 
 def validation_problems(path: str, doc: Document, exc: ValidationError) -> list[Problem]:
-    """Turn pydantic's errors into one located, readable problem each."""
-    problems = []
+    """Turn pydantic's errors into one located, readable problem each.
+
+    A value that fits none of a union's types yields one error per type from pydantic; they
+    become a single problem naming every accepted type.
+    """
+    grouped: dict[Loc, list[Any]] = {}
     for error in exc.errors(include_url=False):
         loc = tuple(part for part in error["loc"] if isinstance(part, str | int))
         # Strip pydantic's union/validator markers (e.g. 'function-after[...]', 'bool').
         loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in _TYPE_TAGS)))
-        problems.append(Problem(path, doc.line_of(loc), _describe(loc, error)))
+        grouped.setdefault(loc, []).append(error)
+    problems = []
+    for loc, errors in grouped.items():
+        if len(errors) > 1 and all(e["type"] in _TYPE_NAMES for e in errors):
+            names = [_TYPE_NAMES[e["type"]] for e in errors]
+            accepted = ", ".join(dict.fromkeys(names))
+            where = ".".join(str(p) for p in loc)
+            message = f"{where}: must be one of: {accepted} (got {_short(errors[0].get('input'))})"
+            problems.append(Problem(path, doc.line_of(loc), message))
+        else:
+            problems += [Problem(path, doc.line_of(loc), _describe(loc, e)) for e in errors]
     return problems
 
 
 _TYPE_TAGS = frozenset({"bool", "str", "int", "float", "dict[str,any]", "list"})
+_TYPE_NAMES = {
+    "bool_type": "boolean",
+    "string_type": "string",
+    "int_type": "number",
+    "float_type": "number",
+    "dict_type": "object",
+    "list_type": "list",
+    "none_required": "null",
+}
 
 
 def _describe(loc: Loc, error: Any) -> str:
@@ -278,6 +304,15 @@ def _cross_check(
                         f"{approval.minApprovers} approvers cannot be reached: "
                         f"its stages require {total} in all",
                     )
+    if policies.policy is not None and DEFAULT_ROLE not in roles:
+        rules = policies.policy.spec.rules
+        if not (rules and not rules[-1].conditions):
+            at(
+                "ApprovalPolicy",
+                ("spec", "rules"),
+                f"changes no rule matches need role {DEFAULT_ROLE!r}, which has no binding in "
+                "RoleBindings (bind it, or end the rules with one that has no conditions)",
+            )
     env_names = [env.name for env in policies.environments]
     for i, env in enumerate(policies.environments):
         loc = ("spec", "environments", i)

@@ -7,7 +7,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from flaggate.model.base import DocumentMetadata, Model, Name, NonEmpty, StrList
+from flaggate.model.base import (
+    DocumentMetadata,
+    Model,
+    Name,
+    NonEmpty,
+    NonNegativeWhole,
+    PositiveWhole,
+    StrList,
+    WholeNumber,
+)
 
 Operator = Literal[
     "equals",
@@ -42,7 +51,6 @@ CONDITION_FIELDS = frozenset(
 """Fields a condition may read; ``previousValue.*`` and ``newValue.*`` sub-paths too."""
 
 _VALUE_PREFIXES = ("previousValue.", "newValue.")
-PositiveInt = Annotated[int, Field(ge=1)]
 Hours = Annotated[float, Field(gt=0)]
 
 
@@ -95,7 +103,7 @@ class Approval(Model):
     """What a matching rule requires."""
 
     required: bool
-    minApprovers: Annotated[int, Field(ge=0)] = 1
+    minApprovers: NonNegativeWhole = 1
     approverRoles: StrList = ()
     stages: StrList = ()
 
@@ -135,8 +143,8 @@ class Stage(Model):
     """One approval stage (seed fields)."""
 
     name: Name
-    order: int
-    requiredApprovers: PositiveInt = 1
+    order: WholeNumber
+    requiredApprovers: PositiveWhole = 1
     approverRoles: Annotated[tuple[NonEmpty, ...], Field(strict=False, min_length=1)]
     timeoutHours: Hours | None = None
     onTimeout: Literal["escalate", "reject", "auto-approve"] | None = None
@@ -204,8 +212,6 @@ _LOCAL_TIME = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{
 class FreezeWindow(Model):
     """An absolute (start/end) or weekly recurring (days/from/to) freeze window."""
 
-    model_config = Model.model_config | {"populate_by_name": True}
-
     name: NonEmpty
     timezone: NonEmpty = "UTC"
     start: _LOCAL_TIME | None = None
@@ -250,8 +256,6 @@ class MetricGate(Model):
 
 class Environment(Model):
     """One deployment environment and the gates a change to it must pass."""
-
-    model_config = Model.model_config | {"populate_by_name": True}
 
     name: Name
     riskLevel: Literal["low", "medium", "high", "critical"]

@@ -7,14 +7,12 @@ from dataclasses import replace
 from typing import Any
 
 from flaggate.diff import Change
-from flaggate.model.load import PolicySet
+from flaggate.model.load import DEFAULT_ROLE, PolicySet
 from flaggate.model.policy import Rule
 from flaggate.policy.conditions import holds
 from flaggate.policy.result import StageRequirement
 
 DEFAULT_RULE = "default"
-DEFAULT_ROLE = "admin"
-"""A change no rule matches needs one approval from this role (fail closed)."""
 
 # Stages a rule declares inline come before named stages, in rule order.
 _INLINE_STAGE_GROUP = 0
