@@ -69,14 +69,23 @@ class Git:
     def resolve(self, ref: str) -> str:
         """The commit id ``ref`` names."""
         try:
-            out = self.run(
-                ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"]
-            )
+            out = self.run(["rev-parse", "--verify", "--quiet", f"{_safe_ref(ref)}^{{commit}}"])
         except GitError:
             raise GitError(
                 f"unknown revision {ref!r}", "is it fetched? in Actions use fetch-depth: 0"
             ) from None
         return out.decode().strip()
+
+    def resolve_all(self, refs: list[str]) -> list[str]:
+        """The commit ids of several refs in one process (errors name the bad ref)."""
+        try:
+            out = self.run(["rev-parse", *(f"{_safe_ref(r)}^{{commit}}" for r in refs)])
+        except GitError:
+            return [self.resolve(ref) for ref in refs]  # finds and names the bad one
+        shas = out.decode().split()
+        if len(shas) != len(refs):
+            return [self.resolve(ref) for ref in refs]
+        return shas
 
     def merge_base(self, a: str, b: str) -> str:
         """The best common ancestor of two commits."""
@@ -190,6 +199,13 @@ def _skip(stream: IO[bytes], size: int) -> None:
         if not chunk:
             raise GitError("git cat-file ended early")
         size -= len(chunk)
+
+
+def _safe_ref(ref: str) -> str:
+    # A ref is never an option: refuse what git would read as one.
+    if not ref or ref.startswith("-"):
+        raise GitError(f"invalid revision {ref!r}")
+    return ref
 
 
 def _parse_raw(out: bytes) -> list[RawChange]:

@@ -59,9 +59,9 @@ def compare(
     Policies always come from ``base_ref``. Flags are diffed from the merge base of the two
     sides, as a pull request shows them.
     """
-    base_sha = git.resolve(base_ref)
-    head_sha = git.resolve(head_ref) if head_ref is not None else None
-    diff_base = git.merge_base(base_sha, head_sha or git.resolve("HEAD"))
+    base_sha, tip = git.resolve_all([base_ref, head_ref if head_ref is not None else "HEAD"])
+    head_sha = tip if head_ref is not None else None
+    diff_base = base_sha if base_sha == tip else git.merge_base(base_sha, tip)
     policies = read_policies(git, base_sha, policies_dir)
     flags_dir = policies.settings.spec.flagsPath.strip("/")
     raw = git.diff(diff_base, head_sha, [flags_dir, policies_dir])

@@ -1,0 +1,276 @@
+"""`flaggate github`: the action's entry point.
+
+Reads the Actions environment and event, evaluates the pull request with reviews and team
+membership from GitHub, then writes the commit status, the sticky comment, review requests,
+the job summary and the step outputs. On any doubt it fails closed: the status is never
+``success`` without a full evaluation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Mapping
+
+from github import GithubException
+from github.IssueComment import IssueComment
+from github.PullRequest import PullRequest as GithubPull
+from github.Repository import Repository
+
+from flaggate import render
+from flaggate.diff import fingerprint
+from flaggate.errors import ConfigError, FlaggateError, GitError
+from flaggate.git import Git
+from flaggate.github.api import RetryPolicy, connect, explain, request_json
+from flaggate.github.event import ActionsEnvironment, read_event
+from flaggate.model.load import PolicySet
+from flaggate.model.policy import RoleBinding
+from flaggate.model.settings import Settings
+from flaggate.policy.evaluate import evaluate
+from flaggate.policy.gates import unchecked_gates
+from flaggate.policy.result import Decision, Evaluation
+from flaggate.publish import comment as sticky
+from flaggate.publish.reviewers import ReviewRequest, to_request
+from flaggate.publish.status import description as status_description
+from flaggate.publish.status import shorten, status_state
+from flaggate.publish.summary import append_summary, write_outputs
+from flaggate.pull.github import GitHubPullRequest
+from flaggate.source import POLICIES_DIR, compare
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `flaggate github` (the rest comes from the Actions environment)."""
+    parser.add_argument(
+        "--policies",
+        default=os.environ.get("INPUT_POLICIES") or POLICIES_DIR,
+        help="policy directory (default: policies, or the action's `policies` input)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        default=os.environ.get("INPUT_DRY_RUN", "").lower() == "true",
+        help="evaluate and print, write nothing to GitHub",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate the event's pull request and publish the result; 0 when published."""
+    env = ActionsEnvironment.from_env()
+    event = read_event(env)
+    if event is None:
+        print(f"flaggate: nothing to do for {env.event_name} events")
+        return 0
+    if event.closed:
+        state = "merged" if event.merged else "closed without merging"
+        print(f"flaggate: pull request #{event.number} was {state}; nothing to evaluate")
+        return 0
+    gh = connect(
+        env.api_url,
+        os.environ.get("GITHUB_TOKEN") or os.environ.get("INPUT_TOKEN"),
+        os.environ.get("FLAGGATE_APP_ID"),
+        os.environ.get("FLAGGATE_APP_PRIVATE_KEY"),
+        env.repository,
+        RetryPolicy.from_env(),
+    )
+    repo = gh.get_repo(env.repository, lazy=True)
+    try:
+        pull = repo.get_pull(event.number)
+    except GithubException as exc:
+        raise explain(
+            exc, f"reading pull request #{event.number}", "'Pull requests: read'"
+        ) from None
+    return _evaluate_and_publish(args, env, repo, pull)
+
+
+def _evaluate_and_publish(
+    args: argparse.Namespace, env: ActionsEnvironment, repo: Repository, pull: GithubPull
+) -> int:
+    git = Git(env.workspace)
+    base_sha, head_sha = pull.base.sha, pull.head.sha
+    policies: PolicySet | None = None
+    try:
+        _ensure_commits(git, [base_sha, head_sha])
+        comparison = compare(git, base_sha, head_sha, args.policies)
+        policies = comparison.policies
+        if comparison.problems:
+            evaluation = _invalid([str(p) for p in comparison.problems])
+        else:
+            facts = GitHubPullRequest(
+                pull,
+                policies.roles,
+                fingerprint(comparison.changes),
+                lambda sha: _fingerprint_at(git, base_sha, sha, args.policies),
+            )
+            gates = unchecked_gates(comparison.changes, policies)
+            evaluation = evaluate(comparison.changes, policies, facts, gates)
+    except ConfigError as exc:
+        evaluation = _invalid([str(p) for p in exc.problems])
+    except FlaggateError as exc:
+        return _fail(args, env, repo, head_sha, policies, exc)
+    settings = policies.settings if policies else Settings()
+    roles = policies.roles if policies else {}
+    return _publish(args, env, repo, pull, evaluation, settings, roles)
+
+
+def _publish(
+    args: argparse.Namespace,
+    env: ActionsEnvironment,
+    repo: Repository,
+    pull: GithubPull,
+    evaluation: Evaluation,
+    settings: Settings,
+    bindings: Mapping[str, RoleBinding],
+) -> int:
+    context = settings.spec.statusContext
+    state = status_state(evaluation)
+    text = status_description(evaluation, bindings)
+    footer = f"policies from {pull.base.ref}@{pull.base.sha[:7]} · head {pull.head.sha[:7]}" + (
+        f" · [workflow run]({env.run_url})" if env.run_url else ""
+    )
+    existing = None if args.dry_run else _find_comment(pull)
+    remembered = sticky.CommentState.parse(existing.body if existing else None)
+    org = env.repository.split("/", 1)[0]
+    already = set(remembered.requested)
+    already.update(f"{org}/{team.slug}" for team in pull.requested_teams)
+    already.update(f"@{user.login}" for user in pull.requested_reviewers)
+    author = pull.user.login if pull.user else None
+    request = to_request(evaluation, bindings, org, author, already)
+    requested = tuple(dict.fromkeys(remembered.requested + request.keys))
+    body = sticky.render(evaluation, bindings, sticky.CommentState(requested), footer)
+    plan = render.dumps(render.to_json(evaluation, {"pullRequest": pull.number}))
+    summary = body.replace(sticky.MARKER, "")
+    print(f"flaggate: {evaluation.decision.value}: {evaluation.summary}")
+    if args.dry_run:
+        print(
+            f"dry run: would set status {context}={state} ({text!r}), "
+            f"request {list(request.keys) or 'nobody'}"
+        )
+        print(summary)
+    else:
+        _write_status(repo, pull.head.sha, state, text, context, env.run_url)
+        _upsert_comment(pull, existing, body)
+        if request:
+            _request_reviews(pull, request)
+        for team in request.skipped:
+            print(
+                f"flaggate: warning: cannot request a review from {team}: "
+                f"not in the {org} organisation",
+                file=sys.stderr,
+            )
+    append_summary(env.step_summary, summary)
+    write_outputs(env.output, {"decision": evaluation.decision.value, "plan": plan})
+    return 2 if evaluation.decision is Decision.INVALID else 0
+
+
+def _fail(
+    args: argparse.Namespace,
+    env: ActionsEnvironment,
+    repo: Repository,
+    head_sha: str,
+    policies: PolicySet | None,
+    error: FlaggateError,
+) -> int:
+    """Fail closed: report an ``error`` status with the reason, when it can still be written."""
+    print(f"flaggate: error: {error}", file=sys.stderr)
+    context = policies.settings.spec.statusContext if policies else Settings().spec.statusContext
+    if not args.dry_run:
+        try:
+            _write_status(
+                repo,
+                head_sha,
+                "error",
+                shorten(f"flaggate could not evaluate: {error.message}"),
+                context,
+                env.run_url,
+            )
+        except FlaggateError as again:
+            print(f"flaggate: error: {again}", file=sys.stderr)
+    append_summary(env.step_summary, f"## ⚠️ flaggate could not evaluate\n\n{error}\n")
+    write_outputs(env.output, {"decision": "error", "plan": json.dumps({"error": str(error)})})
+    return 2
+
+
+def _invalid(errors: list[str]) -> Evaluation:
+    for error in errors:
+        print(error, file=sys.stderr)
+    return Evaluation(
+        Decision.INVALID, f"{len(errors)} problem(s) in flag or policy files", errors=tuple(errors)
+    )
+
+
+def _ensure_commits(git: Git, shas: list[str]) -> None:
+    """Fetch commits the checkout lacks (a shallow or single-ref checkout)."""
+    missing = [sha for sha in shas if not _has_commit(git, sha)]
+    if missing:
+        try:
+            git.run(["fetch", "--no-tags", "--quiet", "origin", *missing])
+        except GitError:
+            raise GitError(
+                f"commit(s) {', '.join(s[:12] for s in missing)} not in the checkout",
+                "use actions/checkout with fetch-depth: 0",
+            ) from None
+
+
+def _has_commit(git: Git, sha: str) -> bool:
+    try:
+        git.run(["cat-file", "-e", f"{sha}^{{commit}}"])
+        return True
+    except GitError:
+        return False
+
+
+def _fingerprint_at(git: Git, base_sha: str, sha: str, policies_dir: str) -> str | None:
+    try:
+        _ensure_commits(git, [sha])
+        return fingerprint(compare(git, base_sha, sha, policies_dir).changes)
+    except (GitError, ConfigError):
+        return None
+
+
+def _write_status(
+    repo: Repository, sha: str, state: str, text: str, context: str, target_url: str | None
+) -> None:
+    body = {"state": state, "description": text, "context": context}
+    if target_url:
+        body["target_url"] = target_url
+    try:
+        request_json(repo.requester, "POST", f"{repo.url}/statuses/{sha}", body)
+    except GithubException as exc:
+        raise explain(exc, "writing the commit status", "'Commit statuses: write'") from None
+    except Exception as exc:  # connection errors after retries
+        raise explain(exc, "writing the commit status") from None
+
+
+def _find_comment(pull: GithubPull) -> IssueComment | None:
+    try:
+        for item in pull.get_issue_comments():
+            if sticky.MARKER in (item.body or "") and item.user and item.user.type == "Bot":
+                return item
+    except GithubException as exc:
+        raise explain(exc, "reading pull request comments", "'Pull requests: read'") from None
+    return None
+
+
+def _upsert_comment(pull: GithubPull, existing: IssueComment | None, body: str) -> None:
+    try:
+        if existing is None:
+            pull.create_issue_comment(body)
+        elif existing.body != body:
+            existing.edit(body)
+    except GithubException as exc:
+        print(
+            f"flaggate: warning: {explain(exc, 'writing the pull request comment')}",
+            file=sys.stderr,
+        )
+
+
+def _request_reviews(pull: GithubPull, request: ReviewRequest) -> None:
+    try:
+        pull.create_review_request(
+            reviewers=list(request.users),
+            team_reviewers=[team.split("/", 1)[1] for team in request.teams],
+        )
+    except GithubException as exc:
+        print(f"flaggate: warning: {explain(exc, 'requesting reviews')}", file=sys.stderr)

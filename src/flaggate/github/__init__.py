@@ -1,0 +1,1 @@
+"""GitHub access: the API adapter (PyGithub), the Actions environment and event payloads."""

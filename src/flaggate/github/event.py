@@ -1,0 +1,120 @@
+"""The GitHub Actions environment and the event that started the workflow."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flaggate.errors import FlaggateError
+
+PULL_REQUEST_EVENTS = frozenset({"pull_request", "pull_request_target"})
+PULL_REQUEST_ACTIONS = frozenset(
+    {
+        "opened",
+        "synchronize",
+        "reopened",
+        "ready_for_review",
+        "labeled",
+        "unlabeled",
+        "closed",
+        "edited",
+    }
+)
+REVIEW_EVENTS = frozenset({"pull_request_review"})
+REVIEW_ACTIONS = frozenset({"submitted", "dismissed", "edited"})
+
+
+class EventError(FlaggateError):
+    """The Actions environment or event payload is missing or unusable."""
+
+
+@dataclass(frozen=True)
+class ActionsEnvironment:
+    """The standard GitHub Actions variables flaggate reads."""
+
+    event_name: str
+    event_path: Path
+    repository: str
+    api_url: str
+    server_url: str
+    run_id: str | None
+    step_summary: Path | None
+    output: Path | None
+    workspace: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ActionsEnvironment:
+        """Read the variables; raise :class:`EventError` naming any that is missing."""
+        env = os.environ if env is None else env
+        missing = [
+            name
+            for name in ("GITHUB_EVENT_NAME", "GITHUB_EVENT_PATH", "GITHUB_REPOSITORY")
+            if not env.get(name)
+        ]
+        if missing:
+            raise EventError(
+                f"not running in GitHub Actions: {', '.join(missing)} not set",
+                "run `flaggate github` from the workflow, or use `flaggate plan` locally",
+            )
+
+        def optional_path(name: str) -> Path | None:
+            value = env.get(name)
+            return Path(value) if value else None
+
+        return cls(
+            event_name=env["GITHUB_EVENT_NAME"],
+            event_path=Path(env["GITHUB_EVENT_PATH"]),
+            repository=env["GITHUB_REPOSITORY"],
+            api_url=env.get("GITHUB_API_URL", "https://api.github.com").rstrip("/"),
+            server_url=env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/"),
+            run_id=env.get("GITHUB_RUN_ID"),
+            step_summary=optional_path("GITHUB_STEP_SUMMARY"),
+            output=optional_path("GITHUB_OUTPUT"),
+            workspace=Path(env.get("GITHUB_WORKSPACE") or Path.cwd()),
+        )
+
+    @property
+    def run_url(self) -> str | None:
+        """The workflow run's page: the status's target URL."""
+        if not self.run_id:
+            return None
+        return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
+
+
+@dataclass(frozen=True)
+class PullRequestEvent:
+    """What flaggate needs from a pull-request-related event."""
+
+    name: str
+    action: str
+    number: int
+    merged: bool
+    payload: Mapping[str, Any]
+
+    @property
+    def closed(self) -> bool:
+        """The pull request was closed (merged or not)."""
+        return self.action == "closed"
+
+
+def read_event(environment: ActionsEnvironment) -> PullRequestEvent | None:
+    """The pull request event, or None for an event flaggate does not act on."""
+    try:
+        payload = json.loads(environment.event_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise EventError(f"cannot read the event payload {environment.event_path}: {exc}") from None
+    name = environment.event_name
+    action = str(payload.get("action", ""))
+    relevant = (name in PULL_REQUEST_EVENTS and action in PULL_REQUEST_ACTIONS) or (
+        name in REVIEW_EVENTS and action in REVIEW_ACTIONS
+    )
+    if not relevant:
+        return None
+    pull = payload.get("pull_request")
+    if not isinstance(pull, dict) or not isinstance(pull.get("number"), int):
+        raise EventError(f"{name}.{action} payload has no pull_request.number")
+    return PullRequestEvent(name, action, pull["number"], bool(pull.get("merged")), payload)

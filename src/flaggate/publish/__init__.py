@@ -1,0 +1,1 @@
+"""Writing results to GitHub: status, sticky comment, review requests, summary and outputs."""
