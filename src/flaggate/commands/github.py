@@ -109,6 +109,8 @@ def _evaluate_and_publish(
         evaluation = _invalid([str(p) for p in exc.problems])
     except FlaggateError as exc:
         return _fail(args, env, repo, head_sha, policies, exc)
+    except Exception as exc:  # anything unforeseen while reading GitHub: never success
+        return _fail(args, env, repo, head_sha, policies, explain(exc, "evaluating"))
     settings = policies.settings if policies else Settings()
     roles = policies.roles if policies else {}
     return _publish(args, env, repo, pull, evaluation, settings, roles)
@@ -129,19 +131,30 @@ def _publish(
     footer = f"policies from {pull.base.ref}@{pull.base.sha[:7]} · head {pull.head.sha[:7]}" + (
         f" · [workflow run]({env.run_url})" if env.run_url else ""
     )
-    existing = None if args.dry_run else _find_comment(pull)
-    remembered = sticky.CommentState.parse(existing.body if existing else None)
+    plan = render.dumps(render.to_json(evaluation, {"pullRequest": pull.number}))
+    print(f"flaggate: {evaluation.decision.value}: {evaluation.summary}")
     org = env.repository.split("/", 1)[0]
+    author = pull.user.login if pull.user else None
+    if not args.dry_run:
+        # The status first: it is what branch protection reads; the rest follows from it.
+        _write_status(repo, pull.head.sha, state, text, context, env.run_url)
+    comment_readable = True
+    existing = None
+    if not args.dry_run:
+        try:
+            existing = _find_comment(pull)
+        except FlaggateError as exc:
+            comment_readable = False
+            print(f"flaggate: warning: {exc}; the comment is not updated", file=sys.stderr)
+    remembered = sticky.CommentState.parse(existing.body if existing else None)
     already = set(remembered.requested)
     already.update(f"{org}/{team.slug}" for team in pull.requested_teams)
     already.update(f"@{user.login}" for user in pull.requested_reviewers)
-    author = pull.user.login if pull.user else None
     request = to_request(evaluation, bindings, org, author, already)
-    requested = tuple(dict.fromkeys(remembered.requested + request.keys))
+    asked = request.keys if request and not args.dry_run and _request_reviews(pull, request) else ()
+    requested = tuple(dict.fromkeys(remembered.requested + asked))
     body = sticky.render(evaluation, bindings, sticky.CommentState(requested), footer)
-    plan = render.dumps(render.to_json(evaluation, {"pullRequest": pull.number}))
     summary = body.replace(sticky.MARKER, "")
-    print(f"flaggate: {evaluation.decision.value}: {evaluation.summary}")
     if args.dry_run:
         print(
             f"dry run: would set status {context}={state} ({text!r}), "
@@ -149,10 +162,8 @@ def _publish(
         )
         print(summary)
     else:
-        _write_status(repo, pull.head.sha, state, text, context, env.run_url)
-        _upsert_comment(pull, existing, body)
-        if request:
-            _request_reviews(pull, request)
+        if comment_readable:
+            _upsert_comment(pull, existing, body)
         for team in request.skipped:
             print(
                 f"flaggate: warning: cannot request a review from {team}: "
@@ -248,7 +259,7 @@ def _find_comment(pull: GithubPull) -> IssueComment | None:
         for item in pull.get_issue_comments():
             if sticky.MARKER in (item.body or "") and item.user and item.user.type == "Bot":
                 return item
-    except GithubException as exc:
+    except Exception as exc:
         raise explain(exc, "reading pull request comments", "'Pull requests: read'") from None
     return None
 
@@ -266,11 +277,14 @@ def _upsert_comment(pull: GithubPull, existing: IssueComment | None, body: str) 
         )
 
 
-def _request_reviews(pull: GithubPull, request: ReviewRequest) -> None:
+def _request_reviews(pull: GithubPull, request: ReviewRequest) -> bool:
+    """Ask for reviews; a failure is reported and retried on the next run."""
     try:
         pull.create_review_request(
             reviewers=list(request.users),
             team_reviewers=[team.split("/", 1)[1] for team in request.teams],
         )
-    except GithubException as exc:
+        return True
+    except Exception as exc:  # a follow-up write: reported, not fatal
         print(f"flaggate: warning: {explain(exc, 'requesting reviews')}", file=sys.stderr)
+        return False

@@ -1,0 +1,127 @@
+"""Running `flaggate github` as GitHub Actions would: a real webhook payload, the fake API."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.fakes.github import FakeGitHub
+from tests.gitrepo import GitRepo
+
+WEBHOOKS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "github" / "webhooks"
+OWNER, NAME = "acme", "flags"
+REPOSITORY = f"{OWNER}/{NAME}"
+
+EVENT_SAMPLES = {
+    ("pull_request", "opened"): "pull_request/opened.with-organization.payload.json",
+    ("pull_request", "synchronize"): "pull_request/synchronize.payload.json",
+    ("pull_request", "labeled"): "pull_request/labeled.with-organization.payload.json",
+    ("pull_request", "unlabeled"): "pull_request/unlabeled.payload.json",
+    ("pull_request", "reopened"): "pull_request/reopened.payload.json",
+    ("pull_request", "ready_for_review"): "pull_request/ready_for_review.payload.json",
+    ("pull_request", "closed"): "pull_request/closed.merged.create-issue-branch.json",
+    ("pull_request_review", "submitted"): "pull_request_review/submitted.payload.json",
+    ("pull_request_review", "dismissed"): "pull_request_review/dismissed.payload.json",
+    ("pull_request_review", "edited"): "pull_request_review/edited.go-scm.json",
+}
+
+
+def webhook_payload(
+    event: str, action: str, number: int, base: tuple[str, str], head: tuple[str, str]
+) -> dict[str, Any]:
+    """A real payload from octokit/webhooks (or go-scm), with repository, number, refs and
+    SHAs rewritten to the test's; everything else stays as GitHub sent it."""
+    payload: dict[str, Any] = json.loads((WEBHOOKS / EVENT_SAMPLES[(event, action)]).read_text())
+    payload = copy.deepcopy(payload)
+    pull = payload["pull_request"]
+    pull["number"] = number
+    pull["base"]["ref"], pull["base"]["sha"] = base
+    pull["head"]["ref"], pull["head"]["sha"] = head
+    payload["repository"]["full_name"] = REPOSITORY
+    payload["repository"]["name"] = NAME
+    payload["repository"]["owner"]["login"] = OWNER
+    return payload
+
+
+@dataclass
+class ActionRun:
+    """The outcome of one `flaggate github` process."""
+
+    code: int
+    stdout: str
+    stderr: str
+    outputs: dict[str, str] = field(default_factory=dict)
+    summary: str = ""
+
+
+def run_action(
+    repo: GitRepo,
+    fake: FakeGitHub,
+    event: str,
+    payload: dict[str, Any],
+    extra_env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+) -> ActionRun:
+    """Run `python -m flaggate github` in ``repo`` with the Actions environment set."""
+    work = repo.root.parent / f"actions-{os.getpid()}-{len(list(repo.root.parent.iterdir()))}"
+    work.mkdir()
+    event_path = work / "event.json"
+    event_path.write_text(json.dumps(payload))
+    summary, output = work / "summary.md", work / "output.txt"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_"))},
+        "GITHUB_EVENT_NAME": event,
+        "GITHUB_EVENT_PATH": str(event_path),
+        "GITHUB_REPOSITORY": REPOSITORY,
+        "GITHUB_API_URL": fake.url,
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_RUN_ID": "4242",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_WORKSPACE": str(repo.root),
+        "GITHUB_TOKEN": fake.token,
+        "FLAGGATE_RETRY_BACKOFF": "0.01",
+        "NO_COLOR": "1",
+        **(extra_env or {}),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "flaggate", "github", *args],
+        cwd=repo.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return ActionRun(
+        done.returncode,
+        done.stdout,
+        done.stderr,
+        parse_outputs(output.read_text()) if output.exists() else {},
+        summary.read_text() if summary.exists() else "",
+    )
+
+
+def parse_outputs(text: str) -> dict[str, str]:
+    """Read a GITHUB_OUTPUT file (``name<<DELIM`` heredocs and ``name=value`` lines)."""
+    outputs: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if "<<" in line:
+            name, delimiter = line.split("<<", 1)
+            value = []
+            for item in lines:
+                if item == delimiter:
+                    break
+                value.append(item)
+            outputs[name] = "\n".join(value)
+        elif "=" in line:
+            name, value_text = line.split("=", 1)
+            outputs[name] = value_text
+    return outputs

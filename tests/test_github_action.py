@@ -1,0 +1,477 @@
+"""`flaggate github` end to end: a real git repository, real webhook payloads, the CLI as a
+subprocess, and the fake GitHub REST server over HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.fakes.github import FakeGitHub
+from tests.github_env import NAME, OWNER, ActionRun, run_action, webhook_payload
+from tests.gitrepo import GitRepo, flag_yaml
+
+CHECKOUT = "flags/checkout/checkout-redesign.yaml"
+PROD_OFF = "production:\n      enabled: false\n      variant: off"
+PROD_ON = "production:\n      enabled: true\n      variant: on"
+PROD_ROLLOUT = "production:\n      enabled: true\n      rollout: {on: 10, off: 90}"
+NUMBER = 7
+TEAMS = {
+    "tech-leads": {"alice": "active", "tina": "pending"},
+    "senior-engineers": {},
+    "product-owners": {"bob": "active"},
+    "product-managers": {},
+    "security": {"sam": "active"},
+    "engineering": {"erin": "active", "dev": "active", "alice": "active"},
+    "engineering-managers": {"mia": "active"},
+    "flag-admins": {"root": "active"},
+}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGitHub]:
+    with FakeGitHub() as server:
+        for slug, members in TEAMS.items():
+            server.add_team(OWNER, slug, members)
+        yield server
+        assert server.errors == []
+
+
+def edit(repo: GitRepo, path: str, old: str, new: str) -> None:
+    target = repo.root / path
+    text = target.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    target.write_text(text.replace(old, new))
+
+
+@dataclass
+class PullRequest:
+    """A pull request living both in the git repository and on the fake GitHub."""
+
+    repo: GitRepo
+    fake: FakeGitHub
+    base: str
+    head: str
+    author: str = "dev"
+
+    def run(self, event: str = "pull_request", action: str = "synchronize", **kw: Any) -> ActionRun:
+        payload = webhook_payload(
+            event, action, NUMBER, ("main", self.base), ("feature", self.head)
+        )
+        return run_action(self.repo, self.fake, event, payload, **kw)
+
+    def review(self, login: str, state: str = "APPROVED", sha: str | None = None) -> dict[str, Any]:
+        return self.fake.add_review(OWNER, NAME, NUMBER, login, state, sha or self.head)  # type: ignore[arg-type]
+
+    def push(self, change: Callable[[GitRepo], None], message: str = "push") -> str:
+        change(self.repo)
+        self.head = self.repo.commit(message)
+        self.fake.update_pull(OWNER, NAME, NUMBER, head_sha=self.head)
+        self.fake.set_commits(OWNER, NAME, NUMBER, [(self.head, self.author, self.author)])
+        return self.head
+
+    def status(self) -> dict[str, Any]:
+        statuses = self.fake.statuses(OWNER, NAME, self.head)
+        assert statuses, "no status on head"
+        return statuses[-1]
+
+    def comments(self) -> list[dict[str, Any]]:
+        return self.fake.comments(OWNER, NAME, NUMBER)
+
+    def requested(self) -> dict[str, list[str]]:
+        return self.fake.requested_reviewers(OWNER, NAME, NUMBER)
+
+
+def open_pull(
+    repo: GitRepo, fake: FakeGitHub, change: Callable[[GitRepo], None], author: str = "dev"
+) -> PullRequest:
+    base = repo.git("rev-parse", "main")
+    repo.branch("feature")
+    change(repo)
+    head = repo.commit("change flags")
+    fake.add_pull(OWNER, NAME, NUMBER, author, "main", base, "feature", head)
+    fake.set_commits(OWNER, NAME, NUMBER, [(head, author, author)])
+    return PullRequest(repo, fake, base, head, author)
+
+
+def turn_on(repo: GitRepo) -> None:
+    edit(repo, CHECKOUT, PROD_OFF, PROD_ON)
+
+
+def test_production_change_walks_through_every_stage(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    first = pr.run("pull_request", "opened")
+    assert first.code == 0, first.stderr
+    status = pr.status()
+    assert status["state"] == "pending"
+    assert status["context"] == "flaggate"
+    assert (
+        status["description"]
+        == "needs technical-review: 1 of @acme/tech-leads, @acme/senior-engineers"
+    )
+    assert status["target_url"] == "https://github.com/acme/flags/actions/runs/4242"
+    assert pr.requested()["teams"] == ["tech-leads", "senior-engineers"]
+    [comment] = pr.comments()
+    assert "## ⏳ flaggate: `pending`" in comment["body"]
+    assert (
+        "| `checkout-redesign` | production | toggled, variant | off | on (true) |"
+        in comment["body"]
+    )
+    assert "```mermaid" in comment["body"]
+    assert (
+        "**Next:** 1 approval(s) for **technical-review** from @acme/tech-leads" in comment["body"]
+    )
+    assert first.outputs["decision"] == "pending"
+    assert json.loads(first.outputs["plan"])["stages"][0]["name"] == "technical-review"
+    assert "flaggate: `pending`" in first.summary
+
+    pr.review("alice")
+    second = pr.run("pull_request_review", "submitted")
+    assert second.code == 0, second.stderr
+    assert pr.status()["description"] == (
+        "needs business-review: 1 of @acme/product-owners, @acme/product-managers"
+    )
+    # tech-leads' request was satisfied by alice's review; senior-engineers' stays pending.
+    assert sorted(pr.requested()["teams"]) == [
+        "product-managers",
+        "product-owners",
+        "senior-engineers",
+    ]
+    [comment] = pr.comments()  # edited in place, never a second comment
+    assert "@alice (tech-lead)" in comment["body"]
+
+    pr.review("bob")
+    third = pr.run("pull_request_review", "submitted")
+    assert third.code == 0
+    assert pr.status()["state"] == "success"
+    assert third.outputs["decision"] == "approved"
+    [comment] = pr.comments()
+    assert "**Next:** ready to merge." in comment["body"]
+
+
+def test_rerun_with_nothing_new_writes_no_comment_and_requests_nobody(
+    repo: GitRepo, fake: FakeGitHub
+) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    assert pr.run().code == 0
+    fake.reset_calls()
+    assert pr.run().code == 0
+    methods = [method for method, _ in fake.calls]
+    assert methods.count("PATCH") == 0
+    assert not any(path.endswith("/requested_reviewers") for m, path in fake.calls if m == "POST")
+
+
+def test_no_flag_changes_is_success(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = open_pull(repo, fake, lambda r: r.write("README.md", "docs only\n"))
+    result = pr.run("pull_request", "opened")
+    assert result.code == 0
+    assert pr.status()["state"] == "success"
+    assert pr.status()["description"] == "no flag or policy changes"
+    assert pr.requested() == {"users": [], "teams": []}
+
+
+def test_development_only_change_is_approved_without_reviews(
+    repo: GitRepo, fake: FakeGitHub
+) -> None:
+    pr = open_pull(
+        repo,
+        fake,
+        lambda r: edit(
+            r, "flags/platform/api-rate-limit.yaml", "variant: strict", "variant: default"
+        ),
+    )
+    assert pr.run().code == 0
+    assert pr.status()["state"] == "success"
+    assert pr.status()["description"] == "no approval required"
+
+
+@pytest.mark.parametrize(
+    ("login", "reason"),
+    [
+        ("erin", "holds none of the required roles"),
+        ("tina", "holds none of the required roles"),  # pending team invitation
+        ("dev", "author of the pull request"),
+    ],
+)
+def test_approvals_that_do_not_count(
+    repo: GitRepo, fake: FakeGitHub, login: str, reason: str
+) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    pr.review(login)
+    result = pr.run("pull_request_review", "submitted")
+    assert result.code == 0
+    assert pr.status()["state"] == "pending"
+    plan = json.loads(result.outputs["plan"])
+    assert {"login": login, "reason": reason} in plan["ignoredReviews"]
+
+
+def test_a_pusher_does_not_count(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    fake.set_commits(OWNER, NAME, NUMBER, [(pr.head, "dev", "dev"), (pr.head, "alice", "alice")])
+    pr.review("alice")
+    plan = json.loads(pr.run("pull_request_review", "submitted").outputs["plan"])
+    assert {"login": "alice", "reason": "pushed commits to the pull request"} in plan[
+        "ignoredReviews"
+    ]
+
+
+def test_bot_approval_does_not_count(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    fake.add_review(OWNER, NAME, NUMBER, "helper[bot]", "APPROVED", pr.head, bot=True)
+    plan = json.loads(pr.run("pull_request_review", "submitted").outputs["plan"])
+    assert {"login": "helper[bot]", "reason": "bot account"} in plan["ignoredReviews"]
+
+
+def test_new_push_changing_the_flag_edit_drops_approvals(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    pr.review("alice")
+    pr.review("bob")
+    assert pr.run("pull_request_review", "submitted").outputs["decision"] == "approved"
+    pr.push(lambda r: edit(r, CHECKOUT, PROD_ON, PROD_ROLLOUT))
+    result = pr.run("pull_request", "synchronize")
+    assert result.outputs["decision"] == "pending"
+    assert pr.status()["state"] == "pending"
+    plan = json.loads(result.outputs["plan"])
+    reasons = {item["login"]: item["reason"] for item in plan["ignoredReviews"]}
+    assert reasons == {
+        "alice": "approved an older commit with other changes",
+        "bob": "approved an older commit with other changes",
+    }
+
+
+def test_push_without_flag_effect_keeps_approvals(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    pr.review("alice")
+    pr.review("bob")
+    pr.push(lambda r: r.write("README.md", "notes\n"))
+    result = pr.run("pull_request", "synchronize")
+    assert result.outputs["decision"] == "approved"
+    assert pr.status()["state"] == "success"
+
+
+def test_rebase_keeps_approvals(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    pr.review("alice")
+    pr.review("bob")
+    repo.checkout("main")
+    repo.write("docs/changelog.md", "unrelated\n")
+    new_base = repo.commit("unrelated on main")
+    repo.checkout("feature")
+    repo.git("rebase", "-q", "main")
+    pr.head = repo.git("rev-parse", "HEAD")
+    pr.base = new_base
+    fake.update_pull(OWNER, NAME, NUMBER, head_sha=pr.head)
+    result = pr.run("pull_request", "synchronize")
+    assert result.code == 0, result.stderr
+    assert result.outputs["decision"] == "approved"
+
+
+def test_changes_requested_fails_with_who(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    pr.review("alice")
+    pr.review("bob", "CHANGES_REQUESTED")
+    result = pr.run("pull_request_review", "submitted")
+    assert result.code == 0
+    assert pr.status()["state"] == "failure"
+    assert pr.status()["description"] == "changes requested by @bob"
+    assert "address the changes requested by @bob" in pr.comments()[0]["body"]
+
+
+def test_dismissed_approval_does_not_count(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    review = pr.review("alice")
+    fake.dismiss_review(OWNER, NAME, NUMBER, review["id"])
+    result = pr.run("pull_request_review", "dismissed")
+    assert result.outputs["decision"] == "pending"
+    assert pr.status()["description"].startswith("needs technical-review")
+
+
+def test_policy_edited_in_the_pull_request_is_ignored(repo: GitRepo, fake: FakeGitHub) -> None:
+    def sneaky(r: GitRepo) -> None:
+        edit(
+            r,
+            "policies/approval-policy.yaml",
+            "value: production\n      approval:\n        required: true",
+            "value: production\n      approval:\n        required: false",
+        )
+        turn_on(r)
+
+    pr = open_pull(repo, fake, sneaky)
+    result = pr.run("pull_request", "opened")
+    plan = json.loads(result.outputs["plan"])
+    assert result.outputs["decision"] == "pending"
+    rules = {c["flag"]: c["rule"] for c in plan["changes"]}
+    assert rules == {
+        "checkout-redesign": "production-changes",
+        "policies/approval-policy.yaml": "policy-changes",
+    }
+
+
+def test_invalid_flag_file_fails_with_file_and_line(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = open_pull(
+        repo, fake, lambda r: edit(r, CHECKOUT, "rollout: {on: 25, off: 75}", "rollout: {on: 25}")
+    )
+    result = pr.run("pull_request", "opened")
+    assert result.code == 2
+    assert pr.status()["state"] == "failure"
+    body = pr.comments()[0]["body"]
+    assert (
+        f"{CHECKOUT}:18: spec.environments.staging.rollout: rollout sums to 25, must be 100" in body
+    )
+
+
+def test_forbidden_team_membership_fails_closed_naming_the_permission(
+    repo: GitRepo, fake: FakeGitHub
+) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    fake.set_team_forbidden(OWNER, "tech-leads")
+    pr.review("alice")
+    result = pr.run("pull_request_review", "submitted")
+    assert result.code == 2
+    status = pr.status()
+    assert status["state"] == "error"
+    assert "HTTP 403" in status["description"]
+    assert "Members: read" in result.stderr
+    assert result.outputs["decision"] == "error"
+
+
+def test_server_errors_are_retried(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    fake.fail("GET", rf"/repos/{OWNER}/{NAME}/pulls/{NUMBER}$", 502, times=2)
+    result = pr.run()
+    assert result.code == 0, result.stderr
+    assert pr.status()["state"] == "pending"
+    pulls = [
+        path for method, path in fake.calls if method == "GET" and path.endswith(f"/pulls/{NUMBER}")
+    ]
+    assert len(pulls) == 3
+
+
+def test_persistent_server_errors_give_an_error_status_and_exit_2(
+    repo: GitRepo, fake: FakeGitHub
+) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    fake.fail("GET", rf"/repos/{OWNER}/{NAME}/pulls/{NUMBER}/reviews", 500, times=100)
+    pr.review("alice")
+    result = pr.run("pull_request_review", "submitted", extra_env={"FLAGGATE_RETRIES": "2"})
+    assert result.code == 2
+    assert pr.status()["state"] == "error"
+    assert pr.status()["description"].startswith("flaggate could not evaluate: evaluating")
+    assert "Traceback" not in result.stderr
+
+
+def test_large_change_keeps_the_comment_under_the_limit(repo: GitRepo, fake: FakeGitHub) -> None:
+    def many(r: GitRepo) -> None:
+        for i in range(1700):
+            r.write(
+                f"flags/bulk/bulk-{i:04}.yaml",
+                flag_yaml(
+                    f"bulk-{i:04}",
+                    "    development:\n      enabled: true\n"
+                    "    staging:\n      enabled: true\n"
+                    "    production:\n      enabled: true\n",
+                ),
+            )
+
+    pr = open_pull(repo, fake, many)
+    result = pr.run("pull_request", "opened")
+    assert result.code == 0, result.stderr
+    body = pr.comments()[0]["body"]
+    assert len(body) <= 65_536
+    assert "### Changes (5100)" in body
+    assert "more change(s) not shown" in body
+
+
+def test_closed_pull_request_is_not_evaluated(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    result = pr.run("pull_request", "closed")
+    assert result.code == 0
+    assert "was merged" in result.stdout
+    assert fake.statuses(OWNER, NAME, pr.head) == []
+
+
+@pytest.mark.parametrize(
+    ("event", "action"),
+    [
+        ("pull_request", "opened"),
+        ("pull_request", "labeled"),
+        ("pull_request", "unlabeled"),
+        ("pull_request", "reopened"),
+        ("pull_request", "ready_for_review"),
+        ("pull_request_review", "submitted"),
+        ("pull_request_review", "dismissed"),
+        ("pull_request_review", "edited"),
+    ],
+)
+def test_every_event_of_the_spec_is_evaluated(
+    repo: GitRepo, fake: FakeGitHub, event: str, action: str
+) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    result = pr.run(event, action)
+    assert result.code == 0, result.stderr
+    assert pr.status()["state"] == "pending"
+
+
+def test_dry_run_writes_nothing(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    result = pr.run(args=("--dry-run",))
+    assert result.code == 0
+    assert "dry run: would set status flaggate=pending" in result.stdout
+    assert [m for m, _ in fake.calls if m != "GET"] == []
+
+
+def test_secret_token_never_printed(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    fake.set_team_forbidden(OWNER, "tech-leads")
+    pr.review("alice")
+    result = pr.run("pull_request_review", "submitted")
+    for text in (result.stdout, result.stderr, result.summary, *result.outputs.values()):
+        assert fake.token not in text
+
+
+def reference_pull(repo: GitRepo, fake: FakeGitHub, flags: int) -> PullRequest:
+    """3 stages (a production change and a policy edit), 4 reviews, 1 label."""
+
+    def change(r: GitRepo) -> None:
+        turn_on(r)
+        edit(r, "policies/stages.yaml", "timeoutHours: 72", "timeoutHours: 96")
+        for i in range(flags - 1):
+            r.write(
+                f"flags/bulk/bulk-{i:04}.yaml",
+                flag_yaml(f"bulk-{i:04}", "    production:\n      enabled: true\n"),
+            )
+
+    pr = open_pull(repo, fake, change)
+    fake.update_pull(OWNER, NAME, NUMBER, labels=["flags"])
+    pr.review("alice")
+    pr.review("bob")
+    pr.review("sam")
+    pr.review("erin", "COMMENTED")
+    return pr
+
+
+@pytest.mark.parametrize("flags", [1, 500])
+def test_api_calls_stay_within_budget_and_do_not_grow_with_flags(
+    repo: GitRepo, fake: FakeGitHub, flags: int
+) -> None:
+    pr = reference_pull(repo, fake, flags)
+    assert pr.run().code == 0  # the comment now exists
+    fake.reset_calls()
+    result = pr.run("pull_request_review", "submitted")
+    assert result.code == 0, result.stderr
+    assert result.outputs["decision"] == "approved"
+    plan = json.loads(result.outputs["plan"])
+    assert [s["name"] for s in plan["stages"]] == [
+        "technical-review",
+        "business-review",
+        "security-review",
+    ]
+    calls = fake.calls
+    assert len(calls) <= 15, "\n".join(f"{m} {p}" for m, p in calls)
+    # exactly: pull, reviews, commits, 5 team listings (several reviewers to check, so one
+    # listing per team beats one membership look-up per reviewer), status, comments (the
+    # comment is unchanged, so it is not edited)
+    assert len(calls) == 10, "\n".join(f"{m} {p}" for m, p in calls)
