@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import github
@@ -19,6 +21,7 @@ from tests.fakes.github import (
     BAD_CREDENTIALS,
     NOT_ACCESSIBLE,
     ROUTES,
+    SECONDARY_RATE_LIMIT,
     FakeGitHub,
 )
 
@@ -38,7 +41,9 @@ REPO = "/repos/acme/flags"
 
 
 def populate(fake: FakeGitHub) -> None:
-    """An org with teams, pull request 7 with every kind of fact, issue 8, statuses, checks."""
+    """Org ``acme`` with three teams; in ``acme/flags``, open pull request 7 with every kind of
+    fact (commits, files, reviews, a comment, label events, a status, check runs) and merged
+    pull request 6."""
     fake.add_team("acme", "tech-leads", {"alice": "active", "carol": "pending"})
     fake.add_team("acme", "product-owners", {"paula": "active"}, maintainers=["paula"])
     fake.add_team("acme", "secret", {"sam": "active"}, forbidden=True)
@@ -99,7 +104,8 @@ def client(fake: FakeGitHub) -> Iterator[httpx.Client]:
 
 
 def pygithub(fake: FakeGitHub, **options: Any) -> github.Github:
-    options.setdefault("retry", None)
+    """A PyGithub client of the fake: no retries and no write throttling unless asked."""
+    options = {"retry": None, "seconds_between_requests": 0, "seconds_between_writes": 0, **options}
     return github.Github(auth=github.Auth.Token(TOKEN), base_url=fake.url, **options)
 
 
@@ -113,7 +119,7 @@ _NULLABLE_GROUPS = {
     "labels, statuses, reviews, events": "label.description target_url submitted_at commit_id"
     " commit_url",
     "commits (unlinked git identities, unsigned)": "author committer signature payload",
-    "check runs": "conclusion completed_at title summary text",
+    "check runs": "conclusion completed_at output.title output.summary output.text",
 }
 NULLABLE = frozenset(name for names in _NULLABLE_GROUPS.values() for name in names.split())
 """Fields GitHub documents as nullable: a sample's ``null`` may be a value in the fake's
@@ -131,7 +137,8 @@ def json_type(value: Any) -> str:
         return "boolean"
     if isinstance(value, int | float):
         return "number"
-    return {str: "string", list: "array", dict: "object"}[type(value)]
+    names: dict[type, str] = {str: "string", list: "array", dict: "object"}
+    return names[type(value)]
 
 
 def shape_problems(sample: Any, actual: Any, path: str = "") -> list[str]:
@@ -159,7 +166,13 @@ def shape_problems(sample: Any, actual: Any, path: str = "") -> list[str]:
 
 
 def test_shape_problems_reports_missing_keys_types_and_allows_documented_nulls() -> None:
-    sample = {"a": 1, "body": None, "x": {"y": "s"}, "z": [{"k": True}], "head": {"repo": {}}}
+    sample: dict[str, Any] = {
+        "a": 1,
+        "body": None,
+        "x": {"y": "s"},
+        "z": [{"k": True}],
+        "head": {"repo": {}},
+    }
     actual = {"body": "text", "x": {"y": 2}, "z": [{}], "head": {"repo": None}}
     assert sorted(shape_problems(sample, actual)) == [
         ".a: missing",
@@ -169,10 +182,6 @@ def test_shape_problems_reports_missing_keys_types_and_allows_documented_nulls()
 
 
 # --- the samples of each endpoint --------------------------------------------------------------
-
-
-def labelled(source: str, body: Any) -> tuple[str, Any]:
-    return source, body
 
 
 def replay(stem: str, method: str, pattern: str, index: int = 0) -> tuple[str, Any]:
@@ -219,7 +228,7 @@ def embedded_issues(pull: bool) -> list[tuple[str, Any]]:
         issue = record.json()["issue"]
         if ("pull_request" in issue) == pull:
             found.append((f"PyGithub {record.path} issue", issue))
-    return found[:3]
+    return found
 
 
 def webhook_reviews() -> list[tuple[str, Any]]:
@@ -239,6 +248,10 @@ def webhook_comments() -> list[tuple[str, Any]]:
 def without_commit_extras(source: tuple[str, Any]) -> tuple[str, Any]:
     """A single-commit response without ``files`` and ``stats``, which list items lack."""
     return source[0], samples.without(source[1], {"files", "stats"})
+
+
+def merged_pull_webhook() -> dict[str, Any]:
+    return samples.load_webhook("pull_request", "closed.merged.create-issue-branch")
 
 
 def simple_pull() -> tuple[str, Any]:
@@ -298,7 +311,7 @@ SHAPE_CASES = [
         "GET",
         f"{REPO}/pulls/7",
         lambda: [
-            *(labelled(f"webhook {n}", pr) for n, pr in samples.iter_webhook_pull_requests()),
+            *((f"webhook {n}", pr) for n, pr in samples.iter_webhook_pull_requests()),
             cassette("PullRequest_create_review_requests", "GET", r"/pulls/873$"),
             cassette("PullRequest_files", "GET", r"/pulls/235$"),
             cassette("PullRequest_pull_reviews", "GET", r"/pulls/671$"),
@@ -308,14 +321,7 @@ SHAPE_CASES = [
         "merged pull",
         "GET",
         f"{REPO}/pulls/6",
-        lambda: [
-            labelled(
-                "webhook closed.merged",
-                samples.load_webhook("pull_request", "closed.merged.create-issue-branch")[
-                    "pull_request"
-                ],
-            ),
-        ],
+        lambda: [("webhook closed.merged", merged_pull_webhook()["pull_request"])],
     ),
     ShapeCase("pull list", "GET", f"{REPO}/pulls?state=all", lambda: [simple_pull()], first),
     ShapeCase(
@@ -381,12 +387,7 @@ SHAPE_CASES = [
         "team membership",
         "GET",
         "/orgs/acme/teams/tech-leads/memberships/alice",
-        lambda: [
-            labelled(
-                "PyGithub teams-membership-for-user (documented keys)",
-                samples.templates().membership,
-            )
-        ],
+        lambda: [("PyGithub teams-membership-for-user", samples.templates().membership)],
     ),
     ShapeCase(
         "team members",
@@ -495,7 +496,7 @@ SHAPE_CASES = [
             f"timeline {event}",
             "GET",
             f"{REPO}/issues/7/timeline",
-            lambda event=event: timeline_items(event),
+            partial(timeline_items, event),
             of_event(event),
         )
         for event in ("committed", "labeled", "commented", "reviewed")
@@ -670,7 +671,7 @@ def test_pygithub_walks_every_page(fake: FakeGitHub) -> None:
     fake.reset_calls()
     reviews = list(pull.get_reviews())
     assert len(reviews) == 250
-    assert [login.user.login for login in reviews[:2]] == ["alice", "renovate[bot]"]
+    assert [review.user.login for review in reviews[:2]] == ["alice", "renovate[bot]"]
     assert fake.calls == [
         ("GET", f"{REPO}/pulls/7/reviews?per_page=100"),
         ("GET", f"{REPO}/pulls/7/reviews?page=2&per_page=100"),
@@ -694,8 +695,8 @@ def test_check_runs_paginate_inside_their_wrapper(fake: FakeGitHub) -> None:
 def test_pygithub_reads_a_pull_request(fake: FakeGitHub, lazy: bool) -> None:
     gh = pygithub(fake, lazy=lazy)
     repo = gh.get_repo("acme/flags")
-    assert repo.full_name == "acme/flags"
-    assert repo.default_branch == "main"
+    assert fake.calls == ([] if lazy else [("GET", REPO)])
+    assert (repo.full_name, repo.default_branch) == ("acme/flags", "main")
     pull = repo.get_pull(7)
     assert (pull.user.login, pull.base.ref, pull.base.sha, pull.head.sha) == (
         "bob",
@@ -711,15 +712,12 @@ def test_pygithub_reads_a_pull_request(fake: FakeGitHub, lazy: bool) -> None:
         ("alice", "User", "APPROVED", HEAD),
         ("renovate[bot]", "Bot", "COMMENTED", FIRST),
     ]
-    commits = [(c.sha, c.author.login, c.committer) for c in pull.get_commits()]
-    assert commits[0][:2] == (FIRST, "bob")
-    assert commits[1] == (HEAD, "bob", None)
+    commits = [(c.sha, c.author.login, c.committer is None) for c in pull.get_commits()]
+    assert commits == [(FIRST, "bob", False), (HEAD, "bob", True)]
     assert [f.filename for f in pull.get_files()] == ["flags/checkout.yaml", "flags/new.yaml"]
     merged = repo.get_pull(6)
     assert (merged.merged, merged.merged_by.login, merged.state) == (True, "alice", "closed")
     assert [p.number for p in repo.get_pulls(state="all")] == [7, 6]
-    expected_calls = [] if lazy else [("GET", REPO)]
-    assert fake.calls[: len(expected_calls)] == expected_calls
 
 
 def test_pygithub_writes_status_comment_and_review_requests(fake: FakeGitHub) -> None:
@@ -853,6 +851,19 @@ def test_update_pull_moves_head_and_merges(fake: FakeGitHub, client: httpx.Clien
     assert [p["number"] for p in client.get(f"{REPO}/pulls?state=closed").json()] == [7, 6]
 
 
+def test_github_quirks(fake: FakeGitHub, client: httpx.Client) -> None:
+    fake.add_pull("acme", "flags", 9, "bob", "main", BASE, "big", HEAD, body="")
+    assert client.get(f"{REPO}/pulls/9").json()["body"] is None  # never ""
+    fake.set_commits("acme", "flags", 9, [(f"{i:040x}", "bob", "bob") for i in range(260)])
+    commits = client.get(f"{REPO}/pulls/9/commits?per_page=100&page=3").json()
+    assert len(commits) == 50  # the endpoint lists at most 250 commits
+    review = fake.add_review("acme", "flags", 9, "alice", "CHANGES_REQUESTED", HEAD)
+    fake.dismiss_review("acme", "flags", 9, review["id"])
+    assert [r["state"] for r in client.get(f"{REPO}/pulls/9/reviews").json()] == ["DISMISSED"]
+    bad = client.post(f"{REPO}/pulls/9/requested_reviewers", json={"reviewers": "alice"})
+    assert bad.status_code == 422
+
+
 # --- faults ---------------------------------------------------------------------------------
 
 
@@ -878,6 +889,15 @@ def test_pygithub_waits_out_a_403_with_retry_after(fake: FakeGitHub) -> None:
     assert fake.calls == [("GET", REPO)] + [("GET", f"{REPO}/pulls/7")] * 2
 
 
+def test_a_403_with_retry_after_reads_as_a_secondary_rate_limit(
+    fake: FakeGitHub, client: httpx.Client
+) -> None:
+    fake.fail("GET", r"/pulls/7$", 403, headers={"Retry-After": "1"})
+    reply = client.get(f"{REPO}/pulls/7")
+    assert (reply.status_code, reply.headers["retry-after"]) == (403, "1")
+    assert reply.json()["message"] == SECONDARY_RATE_LIMIT
+
+
 def test_a_403_without_retry_after_is_final(fake: FakeGitHub) -> None:
     fake.fail("GET", r"/pulls/7$", 403)
     gh = pygithub(fake, retry=github.GithubRetry(total=2))
@@ -899,7 +919,7 @@ def test_fault_body_headers_and_any_method(fake: FakeGitHub, client: httpx.Clien
 
 
 def test_bad_token_is_401(fake: FakeGitHub) -> None:
-    gh = github.Github(auth=github.Auth.Token("wrong"), base_url=fake.url, retry=None)
+    gh = github.Github(auth=github.Auth.Token("wrong"), base_url=fake.url, retry=None, lazy=False)
     with pytest.raises(github.BadCredentialsException) as error:
         gh.get_repo("acme/flags")
     assert error.value.data["message"] == BAD_CREDENTIALS
@@ -935,6 +955,31 @@ def test_calls_are_recorded_in_order_with_query_and_body(
     assert fake.requests[2].headers["authorization"] == f"token {TOKEN}"
     fake.reset_calls()
     assert fake.calls == []
+
+
+def test_calls_from_many_threads_are_all_recorded(fake: FakeGitHub) -> None:
+    def fetch(_: int) -> int:
+        with httpx.Client(base_url=fake.url, headers={"Authorization": f"token {TOKEN}"}) as c:
+            return sum(c.get(f"{REPO}/pulls/7/reviews").status_code == 200 for _ in range(10))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert sum(pool.map(fetch, range(8))) == 80
+    assert fake.calls == [("GET", f"{REPO}/pulls/7/reviews")] * 80
+
+
+# --- the samples loader ------------------------------------------------------------------------
+
+
+def test_replay_records_keep_empty_headers_and_bodies() -> None:
+    post = samples.load_replay("pulls-request-reviewers")[0]
+    assert (post.method, post.status, post.response_headers, post.json()) == ("POST", 201, [], None)
+    assert json.loads(post.request_body or "") == {
+        "reviewers": ["sfdye"],
+        "team_reviewers": ["pygithub-owners"],
+    }
+    get = samples.load_replay("checks-list-for-ref")[0]
+    assert get.port is None
+    assert 'rel="next"' in (get.header("link") or "")
 
 
 def test_samples_loader_parses_every_replay_file() -> None:

@@ -32,7 +32,7 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -452,8 +452,9 @@ class FakeGitHub:
     ) -> dict[str, Any]:
         """Open (or, with ``merged``/``state``, close) pull request ``number``.
 
-        A merged pull request is closed; ``merged_by`` defaults to the author and
-        ``merge_commit_sha`` to a made-up SHA. Returns the REST pull request object.
+        An empty ``body`` is served as ``null``, as GitHub does. A merged pull request is
+        closed; ``merged_by`` defaults to the author and ``merge_commit_sha`` to a made-up SHA.
+        Returns the REST pull request object.
         """
         with self._lock:
             self.add_repo(owner, repo)
@@ -1019,7 +1020,7 @@ class FakeGitHub:
             locked=False,
             title=issue.title,
             user=self._render_user(issue.author),
-            body=issue.body,
+            body=issue.body or None,  # GitHub sends null, never "", for an empty body
             labels=[self._render_label(repo, name) for name in issue.labels],
             milestone=None,
             active_lock_reason=None,
@@ -1092,7 +1093,7 @@ class FakeGitHub:
     def _parents(
         self, repo: _Repo, pull: _Pull, commit: _Commit, git: bool
     ) -> list[dict[str, str]]:
-        index = pull.commits.index(commit)
+        index = next(i for i, c in enumerate(pull.commits) if c is commit)
         parent = pull.commits[index - 1].sha if index else pull.base_sha
         api = f"{self._api(repo)}/{'git/' if git else ''}commits/{parent}"
         return [{"sha": parent, "url": api, "html_url": f"{self._web(repo)}/commit/{parent}"}]
@@ -1139,7 +1140,9 @@ class FakeGitHub:
             t["previous_filename"] = file.previous_filename
         return t
 
-    def _render_status(self, repo: _Repo, status: _Status, *, combined: bool = False) -> JSON:
+    def _render_status(
+        self, repo: _Repo, status: _Status, *, combined: bool = False
+    ) -> dict[str, Any]:
         t = self._t.get("combined_entry" if combined else "status")
         creator = self._render_user(status.creator)
         t.update(
@@ -1236,7 +1239,7 @@ class FakeGitHub:
             closed_by=None,
             author_association=self._association(repo, issue.author),
             active_lock_reason=None,
-            body=issue.body,
+            body=issue.body or None,  # GitHub sends null, never "", for an empty body
             timeline_url=f"{api}/issues/{n}/timeline",
             performed_via_github_app=None,
             state_reason="completed" if issue.state == "closed" else None,
@@ -1518,7 +1521,8 @@ class FakeGitHub:
     def _reviewers_in(self, request: _Request) -> tuple[list[str], list[str]]:
         body = request.json_object()
         users, teams = body.get("reviewers", []), body.get("team_reviewers", [])
-        if not all(isinstance(x, str) for x in [*users, *teams]) or not (users or teams):
+        lists = isinstance(users, list) and isinstance(teams, list)
+        if not lists or not all(isinstance(x, str) for x in [*users, *teams]) or not users + teams:
             raise _HttpError(422, "Invalid request.\n\nNo reviewers or team_reviewers given.")
         return list(users), list(teams)
 
@@ -1823,12 +1827,6 @@ def _file_of(spec: str | tuple[str, str] | tuple[str, str, int, int]) -> _File:
     if status.startswith("renamed:"):
         status, previous = "renamed", status.removeprefix("renamed:")
     return _File(path, status, additions, deletions, previous)
-
-
-def iter_routes() -> Iterator[tuple[str, str]]:
-    """``(method, path regex)`` of every endpoint served."""
-    for method, regex, _ in ROUTES:
-        yield method, regex.pattern
 
 
 # --- the HTTP plumbing -----------------------------------------------------------------------
