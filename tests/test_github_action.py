@@ -475,3 +475,36 @@ def test_api_calls_stay_within_budget_and_do_not_grow_with_flags(
     # listing per team beats one membership look-up per reviewer), status, comments (the
     # comment is unchanged, so it is not edited)
     assert len(calls) == 10, "\n".join(f"{m} {p}" for m, p in calls)
+
+
+def test_secondary_rate_limit_is_waited_out(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    pr.review("alice")
+    fake.fail(
+        "GET", rf"/repos/{OWNER}/{NAME}/pulls/{NUMBER}/reviews", 403, headers={"Retry-After": "1"}
+    )
+    result = pr.run("pull_request_review", "submitted")
+    assert result.code == 0, result.stderr
+    assert pr.status()["description"].startswith("needs business-review")
+    reviews = [
+        p for m, p in fake.calls if p.startswith(f"/repos/{OWNER}/{NAME}/pulls/{NUMBER}/reviews")
+    ]
+    assert len(reviews) == 2
+
+
+def test_dropped_connection_is_retried(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    fake.drop_connection("GET", rf"/repos/{OWNER}/{NAME}/pulls/{NUMBER}$")
+    result = pr.run()
+    assert result.code == 0, result.stderr
+    assert pr.status()["state"] == "pending"
+
+
+def test_single_reviewer_uses_the_membership_endpoint(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    pr.review("alice")
+    fake.reset_calls()
+    assert pr.run("pull_request_review", "submitted").code == 0
+    team_calls = [p for _, p in fake.calls if p.startswith("/orgs/")]
+    assert team_calls[0] == f"/orgs/{OWNER}/teams/tech-leads/memberships/alice"
+    assert not any("/members?" in p for p in team_calls)
