@@ -365,15 +365,10 @@ def test_persistent_server_errors_give_an_error_status_and_exit_2(
 
 def test_large_change_keeps_the_comment_under_the_limit(repo: GitRepo, fake: FakeGitHub) -> None:
     def many(r: GitRepo) -> None:
-        for i in range(1700):
+        for i in range(5000):
             r.write(
                 f"flags/bulk/bulk-{i:04}.yaml",
-                flag_yaml(
-                    f"bulk-{i:04}",
-                    "    development:\n      enabled: true\n"
-                    "    staging:\n      enabled: true\n"
-                    "    production:\n      enabled: true\n",
-                ),
+                flag_yaml(f"bulk-{i:04}", "    production:\n      enabled: true\n"),
             )
 
     pr = open_pull(repo, fake, many)
@@ -381,7 +376,7 @@ def test_large_change_keeps_the_comment_under_the_limit(repo: GitRepo, fake: Fak
     assert result.code == 0, result.stderr
     body = pr.comments()[0]["body"]
     assert len(body) <= 65_536
-    assert "### Changes (5100)" in body
+    assert "### Changes (5000)" in body
     assert "more change(s) not shown" in body
 
 
@@ -508,3 +503,38 @@ def test_single_reviewer_uses_the_membership_endpoint(repo: GitRepo, fake: FakeG
     team_calls = [p for _, p in fake.calls if p.startswith("/orgs/")]
     assert team_calls[0] == f"/orgs/{OWNER}/teams/tech-leads/memberships/alice"
     assert not any("/members?" in p for p in team_calls)
+
+
+def test_github_app_installation_token(repo: GitRepo, fake: FakeGitHub) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    fake.enable_app("123456", public_pem)
+    pr = open_pull(repo, fake, turn_on)
+    pr.review("alice")
+    result = pr.run(
+        "pull_request_review",
+        "submitted",
+        extra_env={
+            "GITHUB_TOKEN": "",
+            "FLAGGATE_APP_ID": "123456",
+            "FLAGGATE_APP_PRIVATE_KEY": private_pem,
+        },
+    )
+    assert result.code == 0, result.stderr
+    assert pr.status()["description"].startswith("needs business-review")
+    paths = [p for _, p in fake.calls]
+    assert f"/repos/{OWNER}/{NAME}/installation" in paths
+    assert "/app/installations/4711/access_tokens" in paths
+    assert private_pem not in result.stdout + result.stderr

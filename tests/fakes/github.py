@@ -68,6 +68,7 @@ _STATUS_STATES = ("error", "failure", "pending", "success")
 _PR_COMMITS_CAP = 250  # GET /pulls/{n}/commits lists at most 250 commits
 _PR_FILES_CAP = 3000  # GET /pulls/{n}/files lists at most 3000 files
 _RATE_LIMIT = 5000
+_APP_ROUTE = re.compile(r"^(/repos/[^/]+/[^/]+/installation|/app/installations/\d+/access_tokens)$")
 
 
 def github_error(status: int, message: str, **extra: Any) -> dict[str, Any]:
@@ -721,6 +722,13 @@ class FakeGitHub:
             the_repo.check_runs.append(run)
             return self._render_check_run(the_repo, run)
 
+    def enable_app(self, app_id: str, public_key_pem: str, installation_id: int = 4711) -> None:
+        """Accept a GitHub App: JWTs signed with the matching private key may look up the
+        app's installation and mint an installation token (which is :attr:`token`)."""
+        with self._lock:
+            self._app = (app_id, public_key_pem)
+            self._installation_id = installation_id
+
     def fail(
         self,
         method: str,
@@ -1361,6 +1369,8 @@ class FakeGitHub:
                 if fault.status is None:
                     return None
                 reply = _Reply(fault.status, fault.body, dict(fault.headers))
+            elif _APP_ROUTE.match(split.path):
+                reply = self._app_endpoint(method, split.path, headers)
             elif not self._authorized(headers):
                 reply = _Reply(401, github_error(401, BAD_CREDENTIALS))
             else:
@@ -1376,6 +1386,54 @@ class FakeGitHub:
                     self._faults.remove(fault)
                 return fault
         return None
+
+    def _app_endpoint(self, method: str, path: str, headers: dict[str, str]) -> _Reply:
+        """The two GitHub App calls, authenticated with the app's JWT (RS256)."""
+        import jwt  # PyJWT, installed with PyGithub
+
+        scheme, _, credential = headers.get("authorization", "").partition(" ")
+        if self._app is None or scheme.lower() != "bearer":
+            return _Reply(401, github_error(401, "A JSON web token could not be decoded"))
+        app_id, public_key = self._app
+        try:
+            claims = jwt.decode(credential.strip(), public_key, algorithms=["RS256"])
+        except jwt.PyJWTError:
+            return _Reply(401, github_error(401, "A JSON web token could not be decoded"))
+        if str(claims.get("iss")) != app_id:
+            return _Reply(401, github_error(401, "'Issuer' claim ('iss') must be an Integer"))
+        if method == "GET" and path.endswith("/installation"):
+            # Shape of GitHub's documented "Get a repository installation" response (subset).
+            return _Reply(
+                200,
+                {
+                    "id": self._installation_id,
+                    "app_id": int(app_id),
+                    "app_slug": "flaggate",
+                    "target_type": "Organization",
+                    "account": self._render_user(path.split("/")[2]),
+                    "permissions": {"members": "read", "pull_requests": "write"},
+                    "events": ["pull_request", "pull_request_review"],
+                    "repository_selection": "selected",
+                    "access_tokens_url": (
+                        f"{self.url}/app/installations/{self._installation_id}/access_tokens"
+                    ),
+                    "created_at": _iso(),
+                    "updated_at": _iso(),
+                },
+            )
+        if method == "POST" and path == f"/app/installations/{self._installation_id}/access_tokens":
+            return _Reply(
+                201,
+                {
+                    "token": self.token,
+                    "expires_at": datetime.fromtimestamp(time.time() + 3600, UTC).strftime(
+                        "%Y-%m-%dT%H:%M:%SZ"
+                    ),
+                    "permissions": {"members": "read", "pull_requests": "write"},
+                    "repository_selection": "selected",
+                },
+            )
+        return _Reply(404, github_error(404, NOT_FOUND))
 
     def _authorized(self, headers: dict[str, str]) -> bool:
         scheme, _, credential = headers.get("authorization", "").partition(" ")
