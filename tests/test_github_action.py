@@ -538,3 +538,15 @@ def test_github_app_installation_token(repo: GitRepo, fake: FakeGitHub) -> None:
     assert f"/repos/{OWNER}/{NAME}/installation" in paths
     assert "/app/installations/4711/access_tokens" in paths
     assert private_pem not in result.stdout + result.stderr
+
+
+def test_base_branch_change_is_re_evaluated(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    payload = webhook_payload(
+        "pull_request", "opened", NUMBER, ("main", pr.base), ("feature", pr.head)
+    )
+    payload["action"] = "edited"
+    payload["changes"] = {"base": {"ref": {"from": "develop"}, "sha": {"from": "0" * 40}}}
+    result = run_action(repo, fake, "pull_request", payload)
+    assert result.code == 0, result.stderr
+    assert pr.status()["state"] == "pending"
