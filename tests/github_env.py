@@ -125,3 +125,20 @@ def parse_outputs(text: str) -> dict[str, str]:
             name, value_text = line.split("=", 1)
             outputs[name] = value_text
     return outputs
+
+
+def app_key_pair() -> tuple[str, str]:
+    """A fresh RSA key pair for a GitHub App: (private PEM, public PEM)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private_pem, public_pem

@@ -29,7 +29,14 @@ from jsonschema import Draft7Validator
 from flaggate.github.event import PULL_REQUEST_ACTIONS, REVIEW_ACTIONS
 from flaggate.model.settings import Settings
 from tests.fakes.github import FakeGitHub
-from tests.github_env import NAME, OWNER, REPOSITORY, parse_outputs, webhook_payload
+from tests.github_env import (
+    NAME,
+    OWNER,
+    REPOSITORY,
+    app_key_pair,
+    parse_outputs,
+    webhook_payload,
+)
 from tests.gitrepo import GIT_ENV, GitRepo
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -574,18 +581,7 @@ def test_the_composite_action_evaluates_a_pull_request(
 def test_the_composite_action_with_github_app_credentials(
     tmp_path: Path, repo: GitRepo, fake: FakeGitHub
 ) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+    private_pem, public_pem = app_key_pair()
     fake.enable_app("31337", public_pem)
     base, head = open_pull(repo, fake, "policies")
     env = actions_env(tmp_path, repo, fake, base, head)

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 
 from tests.fakes.github import FakeGitHub
-from tests.github_env import NAME, OWNER, ActionRun, run_action, webhook_payload
+from tests.github_env import (
+    NAME,
+    OWNER,
+    ActionRun,
+    app_key_pair,
+    run_action,
+    webhook_payload,
+)
 from tests.gitrepo import GitRepo, flag_yaml
 
 CHECKOUT = "flags/checkout/checkout-redesign.yaml"
@@ -506,20 +513,7 @@ def test_single_reviewer_uses_the_membership_endpoint(repo: GitRepo, fake: FakeG
 
 
 def test_github_app_installation_token(repo: GitRepo, fake: FakeGitHub) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+    private_pem, public_pem = app_key_pair()
     fake.enable_app("123456", public_pem)
     pr = open_pull(repo, fake, turn_on)
     pr.review("alice")
