@@ -10,7 +10,7 @@ import pytest
 
 from flaggate.diff import ALL_ENVIRONMENTS, Change
 from flaggate.model.load import PolicySet, load_policies
-from flaggate.policy.evaluate import evaluate, latest_reviews
+from flaggate.policy.evaluate import evaluate
 from flaggate.policy.result import (
     Decision,
     Evaluation,
@@ -20,7 +20,7 @@ from flaggate.policy.result import (
     StageStatus,
 )
 from flaggate.policy.stages import assign
-from flaggate.pull.context import Review
+from flaggate.pull.context import Review, latest_reviews
 from tests.fakes.pull import ALL_METHODS, OLD_SHA, FakeCallError, FakePullRequest, review
 
 EXAMPLE_POLICIES = Path(__file__).resolve().parent.parent / "policies"

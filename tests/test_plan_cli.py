@@ -347,3 +347,16 @@ def test_declared_gates_keep_the_change_pending(repo: GitRepo) -> None:
         ("production: required checks (integration-tests)", "pending"),
         ("production: freeze window 'weekends'", "pending"),
     ]
+
+
+def test_policies_already_read_are_not_read_again(repo: GitRepo) -> None:
+    repo.branch("change")
+    turn_on_checkout(repo)
+    repo.commit("flip")
+    first = Git(repo.root)
+    comparison = compare(first, "main", "change")
+    again = Git(repo.root)
+    reused = compare(again, "main", "change", policies=comparison.policies)
+    assert reused.changes == comparison.changes
+    # no ls-tree and cat-file for the policies the second time
+    assert again.processes == first.processes - 2

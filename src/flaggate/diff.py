@@ -219,12 +219,17 @@ def diff_flags(
     return changes
 
 
-def diff_policy_files(base: Mapping[str, bytes], head: Mapping[str, bytes | None]) -> list[Change]:
-    """A ``policy`` change per edited file below ``policies/`` (``head``: changed paths only)."""
+def diff_policy_files(
+    base: Mapping[str, bytes | int], head: Mapping[str, bytes | int | None]
+) -> list[Change]:
+    """A ``policy`` change per edited file below ``policies/`` (``head``: changed paths only).
+
+    A file over the size limit stands as its size (an int) and always counts as changed.
+    """
     changes = []
     for path in sorted(head):
         old, new = base.get(path), head[path]
-        if old == new:
+        if old == new and not isinstance(new, int):
             continue
         kind = "created" if old is None else "deleted" if new is None else "updated"
         changes.append(
@@ -233,9 +238,11 @@ def diff_policy_files(base: Mapping[str, bytes], head: Mapping[str, bytes | None
     return changes
 
 
-def _digest(content: bytes | None) -> State | None:
+def _digest(content: bytes | int | None) -> State | None:
     if content is None:
         return None
+    if isinstance(content, int):
+        return {"sha256": None, "bytes": content}
     return {"sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
 
 

@@ -66,7 +66,8 @@ def describe_state(state: State | None) -> str:
     if state is None:
         return "—"
     if "sha256" in state:
-        return f"sha256 {state['sha256'][:12]}"
+        digest = state["sha256"]
+        return f"sha256 {digest[:12]}" if digest else f"{state['bytes']} bytes (over the limit)"
     if "owner" in state:
         tags = ", ".join(state["tags"]) or "no tags"
         return f"owner {state['owner'] or '—'}; {tags}"
@@ -150,7 +151,7 @@ def to_markdown(evaluation: Evaluation, header: str, max_rows: int = 200) -> str
     lines = [
         f"### {header}",
         "",
-        f"**Decision: `{evaluation.decision.value}`** — {_md(evaluation.summary)}",
+        f"**Decision: `{evaluation.decision.value}`** — {md(evaluation.summary)}",
         "",
     ]
     if evaluation.changes:
@@ -158,12 +159,7 @@ def to_markdown(evaluation: Evaluation, header: str, max_rows: int = 200) -> str
             "| Flag | Environment | Change | Before | After | Rule |",
             "|---|---|---|---|---|---|",
         ]
-        for r in evaluation.changes[:max_rows]:
-            lines.append(
-                f"| `{r.change.flag}` | {r.change.environment} | {', '.join(r.change.types)} | "
-                f"{_md(describe_state(r.change.previous))} | {_md(describe_state(r.change.new))} | "
-                f"{r.rule}{'' if r.requires_approval else ' (no approval)'} |"
-            )
+        lines += [markdown_change_row(r) for r in evaluation.changes[:max_rows]]
         left = len(evaluation.changes) - max_rows
         if left > 0:
             lines.append(f"| … | | | | | {left} more change(s) not shown |")
@@ -177,12 +173,24 @@ def to_markdown(evaluation: Evaluation, header: str, max_rows: int = 200) -> str
         lines.append("")
     if evaluation.gates:
         lines += ["| Gate | Status | Detail |", "|---|---|---|"]
-        lines += [f"| {g.name} | {g.status.value} | {_md(g.message)} |" for g in evaluation.gates]
+        lines += [f"| {g.name} | {g.status.value} | {md(g.message)} |" for g in evaluation.gates]
         lines.append("")
     return "\n".join(lines)
 
 
-def _md(text: str) -> str:
+def markdown_change_row(result: ChangeResult) -> str:
+    """One row of the Flag | Environment | Change | Before | After | Rule table."""
+    change = result.change
+    approval = "" if result.requires_approval else " (no approval)"
+    return (
+        f"| `{change.flag}` | {change.environment} | {', '.join(change.types)} | "
+        f"{md(describe_state(change.previous))} | {md(describe_state(change.new))} | "
+        f"{result.rule}{approval} |"
+    )
+
+
+def md(text: str) -> str:
+    """Text made safe for one Markdown table cell."""
     return text.replace("|", "\\|").replace("\n", " ")
 
 

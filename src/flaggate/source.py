@@ -14,7 +14,7 @@ from flaggate.errors import ConfigError, Problem
 from flaggate.git import NULL_SHA, Git
 from flaggate.model.flags import FeatureFlag
 from flaggate.model.load import PolicySet, is_yaml, load_flag, load_policies
-from flaggate.yamlio import MAX_FILE_BYTES
+from flaggate.yamlio import MAX_FILE_BYTES, read_limited, too_large
 
 POLICIES_DIR = "policies"
 
@@ -41,7 +41,7 @@ def read_policies(git: Git, commit: str, policies_dir: str = POLICIES_DIR) -> Po
     for blob, path in entries:
         content = blobs[blob]
         if isinstance(content, int):
-            problems.append(Problem(path, None, f"file is {content} bytes, over {MAX_FILE_BYTES}"))
+            problems.append(Problem(path, None, too_large(content)))
         else:
             files[path] = content
     if problems:
@@ -52,17 +52,23 @@ def read_policies(git: Git, commit: str, policies_dir: str = POLICIES_DIR) -> Po
 
 
 def compare(
-    git: Git, base_ref: str, head_ref: str | None, policies_dir: str = POLICIES_DIR
+    git: Git,
+    base_ref: str,
+    head_ref: str | None,
+    policies_dir: str = POLICIES_DIR,
+    policies: PolicySet | None = None,
 ) -> Comparison:
     """Diff flags and policies between ``base_ref`` and ``head_ref`` (None: the working tree).
 
-    Policies always come from ``base_ref``. Flags are diffed from the merge base of the two
-    sides, as a pull request shows them.
+    Policies always come from ``base_ref`` (pass ``policies`` already read from it to skip
+    reading them again). Flags are diffed from the merge base of the two sides, as a pull
+    request shows them.
     """
     base_sha, tip = git.resolve_all([base_ref, head_ref if head_ref is not None else "HEAD"])
     head_sha = tip if head_ref is not None else None
     diff_base = base_sha if base_sha == tip else git.merge_base(base_sha, tip)
-    policies = read_policies(git, base_sha, policies_dir)
+    if policies is None:
+        policies = read_policies(git, base_sha, policies_dir)
     flags_dir = policies.settings.spec.flagsPath.strip("/")
     raw = git.diff(diff_base, head_sha, [flags_dir, policies_dir])
     added = [] if head_sha is not None else git.untracked([flags_dir, policies_dir])
@@ -125,11 +131,11 @@ def compare(
 
     changes = diff_flags(base_flags, head_flags, [e.name for e in policies.environments])
     policy_new = {
-        p: _as_bytes(c)
-        for p, c in new_files.items()
-        if PurePosixPath(p).is_relative_to(policies_dir)
+        path: content
+        for path, content in new_files.items()
+        if PurePosixPath(path).is_relative_to(policies_dir)
     }
-    policy_old = {p: b for p in policy_new if (b := _as_bytes(old_files.get(p))) is not None}
+    policy_old = {path: old for path in policy_new if (old := old_files.get(path)) is not None}
     changes += diff_policy_files(policy_old, policy_new)
     return Comparison(base_sha, head_sha, diff_base, policies, changes, problems, notes)
 
@@ -142,28 +148,15 @@ def _load(
     path: str, content: bytes | int, envs: frozenset[str] | None
 ) -> tuple[FeatureFlag | None, list[Problem]]:
     if isinstance(content, int):
-        return None, [
-            Problem(
-                path, None, f"file is {content} bytes, larger than the {MAX_FILE_BYTES} allowed"
-            )
-        ]
+        return None, [Problem(path, None, too_large(content))]
     return load_flag(path, content, envs)
 
 
 def _read_file(path: Path) -> bytes | int | None:
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return size
-        return path.read_bytes()
+        return read_limited(path)
     except FileNotFoundError:
         return None
-
-
-def _as_bytes(content: bytes | int | None) -> bytes | None:
-    if isinstance(content, int):
-        return str(content).encode()
-    return content
 
 
 def _clashing_names(

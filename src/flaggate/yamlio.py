@@ -17,6 +17,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -109,6 +110,20 @@ else:  # pragma: no cover - only where libyaml is missing
             Yaml12Resolver.__init__(self)
 
 
+def too_large(size: int) -> str:
+    """The message for a file over :data:`MAX_FILE_BYTES`."""
+    return f"file is {size} bytes, larger than the {MAX_FILE_BYTES} allowed"
+
+
+def read_limited(path: Path) -> bytes | int:
+    """A file's bytes, or only its size (an int) when it is over :data:`MAX_FILE_BYTES`.
+
+    Raises OSError (FileNotFoundError for a missing file) like :meth:`Path.read_bytes`.
+    """
+    size = path.stat().st_size
+    return size if size > MAX_FILE_BYTES else path.read_bytes()
+
+
 class YamlError(Exception):
     """A file that is not acceptable YAML; ``line`` is 1-based where known."""
 
@@ -135,7 +150,7 @@ def load_documents(text: str | bytes) -> list[Document]:
     """Parse every document of a YAML stream safely; raise :class:`YamlError` on any problem."""
     size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_FILE_BYTES:
-        raise YamlError(f"file is {size} bytes, larger than the {MAX_FILE_BYTES} allowed")
+        raise YamlError(too_large(size))
     if isinstance(text, bytes):
         raw = text
         try:

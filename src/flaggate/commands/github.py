@@ -101,7 +101,7 @@ def _evaluate_and_publish(
                 pull,
                 policies.roles,
                 fingerprint(comparison.changes),
-                lambda sha: _fingerprint_at(git, base_sha, sha, args.policies),
+                lambda sha: _fingerprint_at(git, base_sha, sha, args.policies, policies),
             )
             gates = unchecked_gates(comparison.changes, policies)
             evaluation = evaluate(comparison.changes, policies, facts, gates)
@@ -206,9 +206,7 @@ def _fail(
 def _invalid(errors: list[str]) -> Evaluation:
     for error in errors:
         print(error, file=sys.stderr)
-    return Evaluation(
-        Decision.INVALID, f"{len(errors)} problem(s) in flag or policy files", errors=tuple(errors)
-    )
+    return Evaluation.invalid(errors)
 
 
 def _ensure_commits(git: Git, shas: list[str]) -> None:
@@ -232,10 +230,13 @@ def _has_commit(git: Git, sha: str) -> bool:
         return False
 
 
-def _fingerprint_at(git: Git, base_sha: str, sha: str, policies_dir: str) -> str | None:
+def _fingerprint_at(
+    git: Git, base_sha: str, sha: str, policies_dir: str, policies: PolicySet
+) -> str | None:
+    """The change-set fingerprint at a reviewed commit; None when it cannot be read."""
     try:
         _ensure_commits(git, [sha])
-        return fingerprint(compare(git, base_sha, sha, policies_dir).changes)
+        return fingerprint(compare(git, base_sha, sha, policies_dir, policies).changes)
     except (GitError, ConfigError):
         return None
 

@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         ],
         author_login=args.author,
         label_names=frozenset(args.label),
+        base_branch=args.base,
     )
     git = Git.discover(args.repo)
     try:
@@ -59,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
         return _invalid(args, [str(p) for p in exc.problems])
     if comparison.problems:
         return _invalid(args, [str(p) for p in comparison.problems])
-    pr.base_branch = args.base
     gates = unchecked_gates(comparison.changes, comparison.policies)
     evaluation = evaluate(comparison.changes, comparison.policies, pr, gates)
     _print(args, evaluation, comparison)
@@ -91,9 +91,7 @@ def _print(args: argparse.Namespace, evaluation: Evaluation, comparison: Compari
 def _invalid(args: argparse.Namespace, errors: list[str]) -> int:
     for error in errors:
         print(error, file=sys.stderr)
-    evaluation = Evaluation(
-        Decision.INVALID, f"{len(errors)} problem(s) in flag or policy files", errors=tuple(errors)
-    )
+    evaluation = Evaluation.invalid(errors)
     if args.format == "json":
         print(render.dumps(render.to_json(evaluation)))
     else:

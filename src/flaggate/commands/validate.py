@@ -12,7 +12,7 @@ from pathlib import Path
 from flaggate.errors import ConfigError, Problem
 from flaggate.model.load import PolicySet, is_yaml, load_flag, load_policies
 from flaggate.source import POLICIES_DIR
-from flaggate.yamlio import MAX_FILE_BYTES
+from flaggate.yamlio import read_limited, too_large
 
 PARALLEL_THRESHOLD = 2000
 """Below this many flag files, one process is faster than starting workers."""
@@ -117,15 +117,11 @@ def _yaml_files(directory: Path) -> Iterable[Path]:
 def _read(root: Path, path: Path, problems: list[Problem]) -> bytes | None:
     rel = path.relative_to(root).as_posix()
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            problems.append(
-                Problem(
-                    rel, None, f"file is {size} bytes, larger than the {MAX_FILE_BYTES} allowed"
-                )
-            )
-            return None
-        return path.read_bytes()
+        content = read_limited(path)
     except OSError as exc:
         problems.append(Problem(rel, None, f"cannot read: {exc.strerror}"))
         return None
+    if isinstance(content, int):
+        problems.append(Problem(rel, None, too_large(content)))
+        return None
+    return content

@@ -20,7 +20,7 @@ from flaggate.policy.result import (
     StageStatus,
 )
 from flaggate.policy.stages import assign
-from flaggate.pull.context import PullRequest, Review
+from flaggate.pull.context import PullRequest, latest_reviews
 
 
 def evaluate(
@@ -63,19 +63,6 @@ def evaluate(
         rejections=tuple(rejections),
         ignored=tuple(ignored),
     )
-
-
-def latest_reviews(reviews: Sequence[Review]) -> dict[str, Review]:
-    """Each reviewer's latest deciding review (GitHub: a later COMMENTED changes nothing)."""
-    latest: dict[str, Review] = {}
-    ordered = sorted(
-        enumerate(reviews),
-        key=lambda item: (item[1].submitted_at is not None, item[1].submitted_at, item[0]),
-    )
-    for _, review in ordered:
-        if review.state != "COMMENTED":
-            latest[review.login] = review
-    return latest
 
 
 def _count_reviews(

@@ -118,6 +118,15 @@ class Evaluation:
     ignored: tuple[IgnoredReview, ...] = ()
     errors: tuple[str, ...] = field(default_factory=tuple)
 
+    @classmethod
+    def invalid(cls, errors: list[str]) -> Evaluation:
+        """The result when flag or policy files do not load."""
+        return cls(
+            Decision.INVALID,
+            f"{len(errors)} problem(s) in flag or policy files",
+            errors=tuple(errors),
+        )
+
     @property
     def active_stage(self) -> StageResult | None:
         """The first stage not yet satisfied."""

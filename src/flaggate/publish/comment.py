@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from flaggate.model.policy import RoleBinding
 from flaggate.policy.result import Decision, Evaluation, GateStatus, StageResult, StageStatus
 from flaggate.publish.audience import audience
-from flaggate.render import MARKERS, describe_state
+from flaggate.render import MARKERS, markdown_change_row
+from flaggate.render import md as _md
 
 MARKER = "<!-- flaggate:sticky-comment -->"
 MAX_COMMENT = 65_536
@@ -139,14 +140,7 @@ def _changes(evaluation: Evaluation, max_rows: int) -> list[str]:
         "| Flag | Environment | Change | Before | After | Rule |",
         "|---|---|---|---|---|---|",
     ]
-    for result in changes[:max_rows]:
-        change = result.change
-        approval = "" if result.requires_approval else " (no approval)"
-        lines.append(
-            f"| `{change.flag}` | {change.environment} | {', '.join(change.types)} | "
-            f"{_md(describe_state(change.previous))} | {_md(describe_state(change.new))} | "
-            f"{result.rule}{approval} |"
-        )
+    lines += [markdown_change_row(result) for result in changes[:max_rows]]
     left = len(changes) - max_rows
     if left > 0:
         environments = sorted({r.change.environment for r in changes[max_rows:]})
@@ -210,7 +204,3 @@ def _errors(evaluation: Evaluation, max_rows: int) -> list[str]:
     if len(evaluation.errors) > len(shown):
         lines.append(f"*{len(evaluation.errors) - len(shown)} more problem(s) not shown.*")
     return [*lines, ""]
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -19,6 +20,19 @@ class Review:
     submitted_at: datetime | None = None
     is_bot: bool = False
     body: str = ""
+
+
+def latest_reviews(reviews: Sequence[Review]) -> dict[str, Review]:
+    """Each reviewer's latest deciding review (GitHub: a later COMMENTED changes nothing)."""
+    latest: dict[str, Review] = {}
+    ordered = sorted(
+        enumerate(reviews),
+        key=lambda item: (item[1].submitted_at is not None, item[1].submitted_at, item[0]),
+    )
+    for _, review in ordered:
+        if review.state != "COMMENTED":
+            latest[review.login] = review
+    return latest
 
 
 class PullRequest(Protocol):

@@ -10,7 +10,7 @@ from github.PullRequest import PullRequest as GithubPull
 
 from flaggate.github.api import explain
 from flaggate.model.policy import RoleBinding
-from flaggate.pull.context import Review, ReviewState
+from flaggate.pull.context import Review, ReviewState, latest_reviews
 
 _WEB_FLOW = "web-flow"  # GitHub's committer for commits made in the web UI
 MEMBERS_PERMISSION = (
@@ -110,12 +110,10 @@ class GitHubPullRequest:
             self._fingerprints[sha] = self.fingerprint_at(sha)
         return self._fingerprints[sha] == self.head_fingerprint
 
+    @cached_property
     def _candidates(self) -> frozenset[str]:
         """Reviewers whose roles matter: a deciding latest review, not the author, no bot."""
-        latest: dict[str, Review] = {}
-        for review in self._reviews:
-            if review.state != "COMMENTED":
-                latest[review.login] = review
+        latest = latest_reviews(self._reviews)
         author = self.author()
         return frozenset(
             login
@@ -135,7 +133,7 @@ class GitHubPullRequest:
             return login in self._team_lists[team]
         org, slug = team.split("/", 1)
         requester = self.pull.requester
-        if len(self._candidates()) > 1:
+        if len(self._candidates) > 1:
             try:
                 members = self._list_members(org, slug)
             except GithubException as exc:
