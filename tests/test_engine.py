@@ -886,7 +886,7 @@ spec:
             [GateResult("metrics", GateStatus.ERROR, "unreachable")],
             (),
             Decision.FAILED,
-            "gate metrics: unreachable",
+            "gate metrics could not be checked: unreachable",
         ),
         (
             [GateResult("checks", GateStatus.PENDING, "running")],

@@ -327,7 +327,16 @@ def test_demo_runs_on_the_bundled_example(repo: GitRepo) -> None:
     assert "Decision: APPROVED" in result.stdout
 
 
-def test_declared_gates_keep_the_change_pending(repo: GitRepo) -> None:
+@pytest.mark.parametrize(
+    ("now", "code", "decision", "freeze"),
+    [
+        ("2026-11-28T10:00Z", 1, "failed", "failed"),  # a Saturday
+        ("2026-11-30T10:00Z", 1, "pending", "passed"),  # a Monday
+    ],
+)
+def test_plan_runs_the_gates_it_can_and_keeps_the_rest_pending(
+    repo: GitRepo, now: str, code: int, decision: str, freeze: str
+) -> None:
     envs = repo.root / "policies/environments.yaml"
     envs.write_text(
         envs.read_text().replace(
@@ -339,14 +348,15 @@ def test_declared_gates_keep_the_change_pending(repo: GitRepo) -> None:
     )
     repo.commit("gates on production")
     turn_on_checkout(repo)
-    result = repo.flaggate("plan", "--format", "json", *BOTH_APPROVALS)
-    assert result.code == 1
+    result = repo.flaggate("plan", "--format", "json", *BOTH_APPROVALS, env={"FLAGGATE_NOW": now})
+    assert result.code == code
     data = result.json()
-    assert data["decision"] == "pending"
-    assert [(g["name"], g["status"]) for g in data["gates"]] == [
-        ("production: required checks (integration-tests)", "pending"),
-        ("production: freeze window 'weekends'", "pending"),
+    assert data["decision"] == decision
+    assert [(g["name"], g["kind"], g["status"]) for g in data["gates"]] == [
+        ("check integration-tests", "checks", "pending"),
+        ("production: freeze 'weekends'", "freeze", freeze),
     ]
+    assert "by `flaggate github`" in data["gates"][0]["message"]
 
 
 def test_policies_already_read_are_not_read_again(repo: GitRepo) -> None:

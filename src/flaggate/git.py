@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -176,6 +177,105 @@ class Git:
             proc.stdout.close()
             proc.wait()
         return result
+
+    def history(self, commit: str, path: str) -> Generator[tuple[str, int], None, None]:
+        """``(commit id, committer time)`` of the commits that changed ``path``, newest first.
+
+        Follows the first parent (the history of the branch itself, merges included as the
+        moment a change arrived). Streams: stopping the iteration early stops git.
+        """
+        self.processes += 1
+        proc = subprocess.Popen(
+            [
+                *_BASE_ARGS,
+                "log",
+                "--first-parent",
+                "--format=%H %ct",
+                _safe_ref(commit),
+                "--",
+                path,
+            ],
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        finished = False
+        try:
+            for line in proc.stdout:
+                sha, _, seconds = line.decode().strip().partition(" ")
+                yield sha, int(seconds)
+            finished = True
+        finally:
+            if not finished:
+                proc.kill()
+            proc.stdout.close()
+            error = proc.stderr.read().decode(errors="replace").strip()
+            proc.stderr.close()
+            code = proc.wait()
+        if code != 0:
+            raise GitError(f"git log failed: {error.splitlines()[0] if error else code}")
+
+    @contextmanager
+    def file_reader(self, limit: int) -> Iterator[FileReader]:
+        """A reader of ``commit:path`` contents through one ``cat-file --batch`` process."""
+        self.processes += 1
+        proc = subprocess.Popen(
+            [*_BASE_ARGS, "cat-file", "--batch"],
+            cwd=self.root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield FileReader(proc, limit)
+        finally:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.close()
+            proc.stdout.close()
+            proc.wait()
+
+    def commit_time(self, commit: str) -> int:
+        """The committer time of ``commit`` (seconds since the epoch)."""
+        return int(self.run(["show", "-s", "--format=%ct", _safe_ref(commit), "--"]).strip())
+
+    def is_shallow(self) -> bool:
+        """Whether the repository is a shallow clone (history cut off)."""
+        return self.run(["rev-parse", "--is-shallow-repository"]).strip() == b"true"
+
+
+class FileReader:
+    """Reads files at commits on demand from a running ``git cat-file --batch``."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], limit: int) -> None:
+        self._proc = proc
+        self._limit = limit
+
+    def read(self, commit: str, path: str) -> bytes | int | None:
+        """The file's bytes, its size when over the limit, or None when it does not exist."""
+        stdin, stdout = self._proc.stdin, self._proc.stdout
+        assert stdin is not None and stdout is not None
+        if "\n" in path:
+            raise GitError(f"unsupported file name {path!r}")
+        stdin.write(f"{commit}:{path}\n".encode())
+        stdin.flush()
+        header = stdout.readline().decode().split()
+        if len(header) == 2 and header[1] == "missing":
+            return None
+        if len(header) < 3:
+            raise GitError(f"git cat-file ended early reading {commit[:12]}:{path}")
+        size = int(header[2])
+        if header[1] != "blob":
+            _skip(stdout, size)
+            stdout.read(1)
+            return None
+        if size > self._limit:
+            _skip(stdout, size)
+            stdout.read(1)
+            return size
+        data = _read_exactly(stdout, size)
+        stdout.read(1)
+        return data
 
 
 def _write_and_close(stream: IO[bytes], data: bytes) -> None:

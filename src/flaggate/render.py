@@ -26,7 +26,13 @@ def to_json(evaluation: Evaluation, context: dict[str, Any] | None = None) -> di
         "changes": [_change_json(c) for c in evaluation.changes],
         "stages": [_stage_json(s) for s in evaluation.stages],
         "gates": [
-            {"name": g.name, "status": g.status.value, "message": g.message}
+            {
+                "name": g.name,
+                "kind": g.kind,
+                "environment": g.environment,
+                "status": g.status.value,
+                "message": g.message,
+            }
             for g in evaluation.gates
         ],
         "ignoredReviews": [{"login": i.login, "reason": i.reason} for i in evaluation.ignored],

@@ -30,6 +30,10 @@ class Comparison:
     changes: list[Change]
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    base_flags: dict[str, FlagFile] = field(default_factory=dict)
+    """The changed flags as they are at the diff base, by key."""
+    head_flags: dict[str, FlagFile] = field(default_factory=dict)
+    """The changed flags as they are at head, by key."""
 
 
 def read_policies(git: Git, commit: str, policies_dir: str = POLICIES_DIR) -> PolicySet:
@@ -137,7 +141,9 @@ def compare(
     }
     policy_old = {path: old for path in policy_new if (old := old_files.get(path)) is not None}
     changes += diff_policy_files(policy_old, policy_new)
-    return Comparison(base_sha, head_sha, diff_base, policies, changes, problems, notes)
+    return Comparison(
+        base_sha, head_sha, diff_base, policies, changes, problems, notes, base_flags, head_flags
+    )
 
 
 def _is_flag_path(path: str, flags_dir: str) -> bool:

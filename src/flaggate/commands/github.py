@@ -13,23 +13,26 @@ import json
 import os
 import sys
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from github import GithubException
 from github.IssueComment import IssueComment
+from github.PaginatedList import PaginatedList
 from github.PullRequest import PullRequest as GithubPull
 from github.Repository import Repository
 
 from flaggate import render
 from flaggate.diff import fingerprint
 from flaggate.errors import ConfigError, FlaggateError, GitError
+from flaggate.gates.runner import HeadChecks, gate_context, run_gates
 from flaggate.git import Git
 from flaggate.github.api import RetryPolicy, connect, explain, request_json
-from flaggate.github.event import ActionsEnvironment, read_event
+from flaggate.github.checks import commit_checks
+from flaggate.github.event import ActionsEnvironment, CommitEvent, read_event
 from flaggate.model.load import PolicySet
 from flaggate.model.policy import RoleBinding
 from flaggate.model.settings import Settings
 from flaggate.policy.evaluate import evaluate
-from flaggate.policy.gates import unchecked_gates
 from flaggate.policy.result import Decision, Evaluation
 from flaggate.publish import comment as sticky
 from flaggate.publish.reviewers import ReviewRequest, to_request
@@ -62,19 +65,14 @@ def run(args: argparse.Namespace) -> int:
     if event is None:
         print(f"flaggate: nothing to do for {env.event_name} events")
         return 0
+    if isinstance(event, CommitEvent):
+        repo = _repository(env)
+        return _evaluate_commit(args, env, repo, event)
     if event.closed:
         state = "merged" if event.merged else "closed without merging"
         print(f"flaggate: pull request #{event.number} was {state}; nothing to evaluate")
         return 0
-    gh = connect(
-        env.api_url,
-        os.environ.get("GITHUB_TOKEN") or os.environ.get("INPUT_TOKEN"),
-        os.environ.get("FLAGGATE_APP_ID"),
-        os.environ.get("FLAGGATE_APP_PRIVATE_KEY"),
-        env.repository,
-        RetryPolicy.from_env(),
-    )
-    repo = gh.get_repo(env.repository, lazy=True)
+    repo = _repository(env)
     try:
         pull = repo.get_pull(event.number)
     except GithubException as exc:
@@ -84,8 +82,45 @@ def run(args: argparse.Namespace) -> int:
     return _evaluate_and_publish(args, env, repo, pull)
 
 
+def _repository(env: ActionsEnvironment) -> Repository:
+    gh = connect(
+        env.api_url,
+        os.environ.get("GITHUB_TOKEN") or os.environ.get("INPUT_TOKEN"),
+        os.environ.get("FLAGGATE_APP_ID"),
+        os.environ.get("FLAGGATE_APP_PRIVATE_KEY"),
+        env.repository,
+        RetryPolicy.from_env(),
+    )
+    return gh.get_repo(env.repository, lazy=True)
+
+
+def _evaluate_commit(
+    args: argparse.Namespace, env: ActionsEnvironment, repo: Repository, event: CommitEvent
+) -> int:
+    """Re-evaluate the open pull requests whose head is the commit a check reported on."""
+    listing = PaginatedList(
+        GithubPull, repo.requester, f"{repo.url}/commits/{event.sha}/pulls", None
+    )
+    try:
+        pulls = [p for p in listing if p.state == "open" and p.head.sha == event.sha]
+    except GithubException as exc:
+        raise explain(
+            exc, f"listing pull requests of {event.sha[:7]}", "'Pull requests: read'"
+        ) from None
+    except Exception as exc:
+        raise explain(exc, f"listing pull requests of {event.sha[:7]}") from None
+    if not pulls:
+        print(f"flaggate: {event.sha[:7]} is the head of no open pull request; nothing to do")
+        return 0
+    return max(_evaluate_and_publish(args, env, repo, pull, event.check) for pull in pulls)
+
+
 def _evaluate_and_publish(
-    args: argparse.Namespace, env: ActionsEnvironment, repo: Repository, pull: GithubPull
+    args: argparse.Namespace,
+    env: ActionsEnvironment,
+    repo: Repository,
+    pull: GithubPull,
+    trigger_check: str | None = None,
 ) -> int:
     git = Git(env.workspace)
     base_sha, head_sha = pull.base.sha, pull.head.sha
@@ -103,7 +138,19 @@ def _evaluate_and_publish(
                 fingerprint(comparison.changes),
                 lambda sha: _fingerprint_at(git, base_sha, sha, args.policies, policies),
             )
-            gates = unchecked_gates(comparison.changes, policies)
+            if trigger_check is not None and not _is_required(trigger_check, policies):
+                print(
+                    f"flaggate: #{pull.number}: {trigger_check!r} is not a required check; "
+                    "nothing to re-evaluate"
+                )
+                return 0
+            head = HeadChecks(
+                head_sha,
+                datetime.fromtimestamp(git.commit_time(head_sha), UTC),
+                lambda: commit_checks(repo, head_sha),
+            )
+            context = gate_context(git, comparison, checks=head, online=True)
+            gates = run_gates(comparison.changes, policies, context)
             evaluation = evaluate(comparison.changes, policies, facts, gates)
     except ConfigError as exc:
         evaluation = _invalid([str(p) for p in exc.problems])
@@ -207,6 +254,10 @@ def _invalid(errors: list[str]) -> Evaluation:
     for error in errors:
         print(error, file=sys.stderr)
     return Evaluation.invalid(errors)
+
+
+def _is_required(check: str, policies: PolicySet) -> bool:
+    return any(check in env.requiredChecks for env in policies.environments)
 
 
 def _ensure_commits(git: Git, shas: list[str]) -> None:

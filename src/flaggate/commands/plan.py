@@ -9,9 +9,9 @@ from pathlib import Path
 
 from flaggate import render
 from flaggate.errors import ConfigError
+from flaggate.gates.runner import gate_context, run_gates
 from flaggate.git import Git
 from flaggate.policy.evaluate import evaluate
-from flaggate.policy.gates import unchecked_gates
 from flaggate.policy.result import Decision, Evaluation
 from flaggate.pull.offline import OfflinePullRequest, SimulatedReview
 from flaggate.source import POLICIES_DIR, Comparison, compare
@@ -37,6 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--author", default=None, help="pull request author (pr.author)")
     parser.add_argument("--label", action="append", default=[], help="pull request label")
+    parser.add_argument(
+        "--online",
+        action="store_true",
+        help="also run gates that need the network (metric queries)",
+    )
     parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     parser.add_argument("-C", "--repo", type=Path, default=Path.cwd(), help="repository path")
     parser.add_argument("--policies", default=POLICIES_DIR, help="policy directory")
@@ -60,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         return _invalid(args, [str(p) for p in exc.problems])
     if comparison.problems:
         return _invalid(args, [str(p) for p in comparison.problems])
-    gates = unchecked_gates(comparison.changes, comparison.policies)
+    context = gate_context(git, comparison, online=args.online)
+    gates = run_gates(comparison.changes, comparison.policies, context)
     evaluation = evaluate(comparison.changes, comparison.policies, pr, gates)
     _print(args, evaluation, comparison)
     return evaluation.decision.exit_code

@@ -26,6 +26,8 @@ PULL_REQUEST_ACTIONS = frozenset(
 )
 REVIEW_EVENTS = frozenset({"pull_request_review"})
 REVIEW_ACTIONS = frozenset({"submitted", "dismissed", "edited"})
+COMMIT_EVENTS = frozenset({"check_run", "check_suite", "status", "workflow_run"})
+"""Events about a commit's checks: the pull requests whose head it is are re-evaluated."""
 
 
 class EventError(FlaggateError):
@@ -101,14 +103,26 @@ class PullRequestEvent:
         return self.action == "closed"
 
 
-def read_event(environment: ActionsEnvironment) -> PullRequestEvent | None:
-    """The pull request event, or None for an event flaggate does not act on."""
+@dataclass(frozen=True)
+class CommitEvent:
+    """A check run, check suite, workflow run or commit status finished on a commit."""
+
+    name: str
+    sha: str
+    check: str | None
+    """The check run's name or the status's context; None for suites and workflow runs."""
+
+
+def read_event(environment: ActionsEnvironment) -> PullRequestEvent | CommitEvent | None:
+    """The pull request or commit event, or None for an event flaggate does not act on."""
     try:
         payload = json.loads(environment.event_path.read_text())
     except (OSError, ValueError) as exc:
         raise EventError(f"cannot read the event payload {environment.event_path}: {exc}") from None
     name = environment.event_name
     action = str(payload.get("action", ""))
+    if name in COMMIT_EVENTS:
+        return _commit_event(name, action, payload)
     relevant = (name in PULL_REQUEST_EVENTS and action in PULL_REQUEST_ACTIONS) or (
         name in REVIEW_EVENTS and action in REVIEW_ACTIONS
     )
@@ -118,3 +132,19 @@ def read_event(environment: ActionsEnvironment) -> PullRequestEvent | None:
     if not isinstance(pull, dict) or not isinstance(pull.get("number"), int):
         raise EventError(f"{name}.{action} payload has no pull_request.number")
     return PullRequestEvent(name, action, pull["number"], bool(pull.get("merged")), payload)
+
+
+def _commit_event(name: str, action: str, payload: Mapping[str, Any]) -> CommitEvent | None:
+    if name == "status":
+        sha, check = payload.get("sha"), payload.get("context")
+    else:
+        if action != "completed":
+            return None
+        item = payload.get(name)
+        if not isinstance(item, dict):
+            raise EventError(f"{name}.{action} payload has no {name}")
+        sha = item.get("head_sha")
+        check = item.get("name") if name == "check_run" else None
+    if not isinstance(sha, str) or len(sha) != 40:
+        raise EventError(f"{name} payload has no commit sha")
+    return CommitEvent(name, sha, check if isinstance(check, str) else None)

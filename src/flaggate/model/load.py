@@ -318,6 +318,13 @@ def _cross_check(
         loc = ("spec", "environments", i)
         if env_names.index(env.name) != i:
             at("Environments", (*loc, "name"), f"duplicate environment {env.name!r}")
+        context = policies.settings.spec.statusContext
+        if context in env.requiredChecks:
+            at(
+                "Environments",
+                (*loc, "requiredChecks", env.requiredChecks.index(context)),
+                f"{context!r} is flaggate's own status context; it cannot be a required check",
+            )
         if env.promotion is not None:
             lower = env_names[:i]
             if env.promotion.from_ not in lower:

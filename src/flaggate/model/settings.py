@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from flaggate.model.base import DocumentMetadata, Model, NonEmpty, StrList
+from flaggate.model.base import DocumentMetadata, Model, NonEmpty, NonNegativeWhole, StrList
 
 
 class Emergency(Model):
@@ -58,6 +58,24 @@ class Notification(Model):
         return self
 
 
+class Prometheus(Model):
+    """Where metric gates send their PromQL queries (a Prometheus-compatible HTTP API)."""
+
+    url: NonEmpty | None = None
+    """Base URL, e.g. ``http://prometheus:9090``; else the ``FLAGGATE_PROMETHEUS_URL`` env."""
+    tokenEnv: NonEmpty = "FLAGGATE_PROMETHEUS_TOKEN"
+    """Environment variable holding an optional bearer token (never a file value)."""
+    timeoutSeconds: Annotated[float, Field(gt=0, le=300)] = 10.0
+
+
+class Gates(Model):
+    """How gates are checked: the grace for missing checks, the metrics endpoint."""
+
+    checksGraceMinutes: NonNegativeWhole = 30
+    """A required check not reported this long after the head commit fails, not waits."""
+    prometheus: Prometheus = Prometheus()
+
+
 class SettingsSpec(Model):
     statusContext: NonEmpty = "flaggate"
     flagsPath: NonEmpty = "flags"
@@ -65,6 +83,7 @@ class SettingsSpec(Model):
     tickets: Tickets | None = None
     audit: Audit = Audit()
     notifications: Annotated[tuple[Notification, ...], Field(strict=False)] = ()
+    gates: Gates = Gates()
 
 
 class Settings(Model):

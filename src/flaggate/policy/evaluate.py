@@ -139,9 +139,12 @@ def _decide(
     if rejections:
         who = ", ".join(f"@{login}" for login in rejections)
         return Decision.REJECTED, f"changes requested by {who}"
-    failed = [g for g in gates if g.status in (GateStatus.FAILED, GateStatus.ERROR)]
+    failed = [g for g in gates if g.status is GateStatus.FAILED]
     if failed:
         return Decision.FAILED, f"gate {failed[0].name}: {failed[0].message}"
+    broken = [g for g in gates if g.status is GateStatus.ERROR]
+    if broken:
+        return Decision.FAILED, f"gate {broken[0].name} could not be checked: {broken[0].message}"
     waiting = next((s for s in stages if s.missing > 0), None)
     if waiting is not None:
         roles = ", ".join(waiting.stage.roles)

@@ -39,6 +39,8 @@ class StageStatus(StrEnum):
 
 
 class GateStatus(StrEnum):
+    """A gate's outcome: ``error`` when the service behind it could not be asked."""
+
     PASSED = "passed"
     PENDING = "pending"
     FAILED = "failed"
@@ -103,6 +105,9 @@ class GateResult:
     name: str
     status: GateStatus
     message: str
+    kind: str = ""
+    """``checks``, ``promotion``, ``freeze`` or ``metric``."""
+    environment: str | None = None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from flaggate.model.policy import RoleBinding
-from flaggate.policy.result import Decision, Evaluation
+from flaggate.policy.result import Decision, Evaluation, GateStatus
 from flaggate.publish.audience import audience
 
 StatusState = Literal["success", "pending", "failure", "error"]
@@ -27,6 +27,11 @@ _STATES: dict[Decision, StatusState] = {
 def status_state(evaluation: Evaluation | None) -> StatusState:
     """``success`` only for a full evaluation that approves; ``error`` when there is none."""
     if evaluation is None:
+        return "error"
+    gates = {g.status for g in evaluation.gates}
+    # Only a gate's service failed to answer: an error, not a verdict on the change.
+    service_down = GateStatus.ERROR in gates and GateStatus.FAILED not in gates
+    if evaluation.decision is Decision.FAILED and service_down:
         return "error"
     return _STATES[evaluation.decision]
 

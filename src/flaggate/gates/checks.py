@@ -1,0 +1,99 @@
+"""Required checks: GitHub check runs and commit statuses that must be green on the head.
+
+The latest report of each name counts (check runs and statuses are both read; when both
+report a name, the worse one wins). A check not reported yet is pending for a grace period
+after the head commit, then failed: a required check that never runs must not hold a pull
+request pending forever, nor let it pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flaggate.gates.clock import duration
+from flaggate.policy.result import GateResult, GateStatus
+
+PASSING_CONCLUSIONS = frozenset({"success", "neutral", "skipped"})
+"""Check-run conclusions GitHub's branch protection counts as passing."""
+
+_RANK = {GateStatus.PASSED: 0, GateStatus.PENDING: 1, GateStatus.FAILED: 2}
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """The latest report of one check run or commit status on a commit."""
+
+    name: str
+    source: str
+    """``check run`` or ``status``."""
+    status: GateStatus
+    detail: str
+    url: str | None = None
+
+
+def from_check_run(name: str, status: str, conclusion: str | None, url: str | None) -> CheckReport:
+    """A check run as GitHub reports it (``status`` queued/in_progress/completed...)."""
+    if status != "completed":
+        return CheckReport(name, "check run", GateStatus.PENDING, status.replace("_", " "), url)
+    outcome = conclusion or "unknown"
+    passed = outcome in PASSING_CONCLUSIONS
+    return CheckReport(
+        name, "check run", GateStatus.PASSED if passed else GateStatus.FAILED, outcome, url
+    )
+
+
+def from_status(context: str, state: str, description: str | None, url: str | None) -> CheckReport:
+    """A commit status (success, pending, failure or error)."""
+    status = {"success": GateStatus.PASSED, "pending": GateStatus.PENDING}.get(
+        state, GateStatus.FAILED
+    )
+    detail = state + (f": {description}" if description else "")
+    return CheckReport(context, "status", status, detail, url)
+
+
+def checks_gates(
+    required: Mapping[str, Sequence[str]],
+    reports: Iterable[CheckReport],
+    head_sha: str,
+    head_time: datetime,
+    now: datetime,
+    grace_minutes: int,
+) -> list[GateResult]:
+    """One result per required check name (``required`` maps it to the environments)."""
+    by_name: dict[str, CheckReport] = {}
+    for each in reports:
+        seen = by_name.get(each.name)
+        if seen is None or _RANK[each.status] > _RANK[seen.status]:
+            by_name[each.name] = each
+    short = head_sha[:7]
+    deadline = head_time + timedelta(minutes=grace_minutes)
+    results = []
+    for name in sorted(required):
+        gate = f"check {name}"
+        where = f"required for {', '.join(required[name])}"
+        report = by_name.get(name)
+        if report is None:
+            if now < deadline:
+                status = GateStatus.PENDING
+                message = (
+                    f"{name}: not reported yet on {short} ({where}; fails if still missing "
+                    f"{grace_minutes}m after the commit, in {duration(deadline - now)})"
+                )
+            else:
+                status = GateStatus.FAILED
+                message = (
+                    f"{name}: never reported on {short} within {grace_minutes}m of the "
+                    f"commit ({where}); is the check's name right?"
+                )
+        else:
+            status = report.status
+            verdict = {
+                GateStatus.PASSED: "passed",
+                GateStatus.PENDING: "running",
+                GateStatus.FAILED: "failed",
+            }[status]
+            message = f"{name}: {verdict} on {short} ({report.source}: {report.detail})"
+        results.append(GateResult(gate, status, message, kind="checks"))
+    return results

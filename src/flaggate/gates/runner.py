@@ -1,0 +1,136 @@
+"""Run every gate the changed environments declare."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from flaggate.diff import ALL_ENVIRONMENTS, Change, FlagFile
+from flaggate.gates import clock
+from flaggate.gates.checks import CheckReport, checks_gates
+from flaggate.gates.freeze import freeze_gate
+from flaggate.gates.metrics import PrometheusClient, metric_gate
+from flaggate.gates.soak import soak_gate
+from flaggate.git import Git
+from flaggate.model.load import PolicySet
+from flaggate.policy.result import GateResult, GateStatus
+from flaggate.source import Comparison
+
+
+@dataclass(frozen=True)
+class HeadChecks:
+    """The head commit's check runs and statuses, and when it was committed."""
+
+    sha: str
+    committed: datetime
+    reports: Callable[[], Sequence[CheckReport]]
+    """Read lazily: only when a changed environment requires checks."""
+
+
+@dataclass(frozen=True)
+class GateContext:
+    """What gates read: git history, the clock, the head's checks, the metrics server.
+
+    ``checks`` None means the head's checks cannot be read here (``flaggate plan``): required
+    checks are then reported pending. ``online`` False skips metric queries the same way.
+    """
+
+    git: Git
+    base_sha: str
+    base_flags: Mapping[str, FlagFile]
+    head_flags: Mapping[str, FlagFile]
+    now: datetime
+    checks: HeadChecks | None = None
+    online: bool = False
+    metrics: PrometheusClient | None = None
+    grace_minutes: int = 30
+
+
+def gate_context(
+    git: Git, comparison: Comparison, *, checks: HeadChecks | None = None, online: bool = False
+) -> GateContext:
+    """The context for a comparison: the clock (or ``FLAGGATE_NOW``) and the settings."""
+    gates = comparison.policies.settings.spec.gates
+    return GateContext(
+        git=git,
+        base_sha=comparison.base_sha,
+        base_flags=comparison.base_flags,
+        head_flags=comparison.head_flags,
+        now=clock.now(),
+        checks=checks,
+        online=online,
+        metrics=PrometheusClient.from_settings(gates.prometheus) if online else None,
+        grace_minutes=gates.checksGraceMinutes,
+    )
+
+
+def run_gates(
+    changes: Sequence[Change], policies: PolicySet, context: GateContext
+) -> list[GateResult]:
+    """Every gate of every environment a flag change touches, in environment order."""
+    touched: dict[str, list[Change]] = {}
+    for change in changes:
+        if change.resource == "flag" and change.environment != ALL_ENVIRONMENTS:
+            touched.setdefault(change.environment, []).append(change)
+    required: dict[str, list[str]] = {}
+    results: list[GateResult] = []
+    for env in policies.environments:
+        env_changes = touched.get(env.name)
+        if not env_changes:
+            continue
+        for check in env.requiredChecks:
+            required.setdefault(check, []).append(env.name)
+        if env.promotion is not None:
+            results += [
+                soak_gate(
+                    context.git,
+                    context.base_sha,
+                    change,
+                    env.promotion,
+                    context.base_flags,
+                    context.head_flags,
+                    context.now,
+                )
+                for change in env_changes
+            ]
+        results += [freeze_gate(env.name, window, context.now) for window in env.freeze]
+        lower = env.promotion.from_ if env.promotion is not None else None
+        exposing = [c for c in env_changes if c.new is not None and c.new["enabled"]]
+        for metric in env.metrics:
+            for change in exposing:
+                if context.online:
+                    results.append(
+                        metric_gate(context.metrics, metric, change.flag, env.name, lower)
+                    )
+                else:
+                    results.append(
+                        GateResult(
+                            f"{env.name}: metric {metric.name} ({change.flag})",
+                            GateStatus.PENDING,
+                            "not queried offline (flaggate plan --online queries it)",
+                            kind="metric",
+                            environment=env.name,
+                        )
+                    )
+    return _checks(required, context) + results
+
+
+def _checks(required: dict[str, list[str]], context: GateContext) -> list[GateResult]:
+    if not required:
+        return []
+    if context.checks is None:
+        return [
+            GateResult(
+                f"check {name}",
+                GateStatus.PENDING,
+                f"{name}: read from the pull request's head commit by `flaggate github` "
+                f"(required for {', '.join(envs)})",
+                kind="checks",
+            )
+            for name, envs in sorted(required.items())
+        ]
+    head = context.checks
+    return checks_gates(
+        required, head.reports(), head.sha, head.committed, context.now, context.grace_minutes
+    )
