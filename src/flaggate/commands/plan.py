@@ -9,11 +9,12 @@ from pathlib import Path
 
 from flaggate import render
 from flaggate.errors import ConfigError
-from flaggate.gates.runner import gate_context, run_gates
+from flaggate.gates import clock
+from flaggate.gates.runner import HeadChecks, gate_context, run_gates
 from flaggate.git import Git
 from flaggate.policy.evaluate import evaluate
 from flaggate.policy.result import Decision, Evaluation
-from flaggate.pull.offline import OfflinePullRequest, SimulatedReview
+from flaggate.pull.offline import OfflinePullRequest, SimulatedReview, simulated_check
 from flaggate.source import POLICIES_DIR, Comparison, compare
 
 
@@ -37,6 +38,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--author", default=None, help="pull request author (pr.author)")
     parser.add_argument("--label", action="append", default=[], help="pull request label")
+    parser.add_argument(
+        "--check",
+        action="append",
+        default=[],
+        metavar="NAME[=STATE]",
+        help="simulate a required check on the head (STATE success, failure or pending; "
+        "default success)",
+    )
+    parser.add_argument(
+        "--at",
+        default=None,
+        metavar="TIME",
+        help="judge freeze windows and soak times at TIME (ISO 8601 with offset, e.g. "
+        "2026-12-21T10:00+01:00; default now)",
+    )
     parser.add_argument(
         "--online",
         action="store_true",
@@ -65,7 +81,12 @@ def run(args: argparse.Namespace) -> int:
         return _invalid(args, [str(p) for p in exc.problems])
     if comparison.problems:
         return _invalid(args, [str(p) for p in comparison.problems])
-    context = gate_context(git, comparison, online=args.online)
+    now = clock.parse(args.at, "--at") if args.at else clock.now()
+    checks = None
+    if args.check:
+        reports = [simulated_check(c) for c in args.check]
+        checks = HeadChecks(comparison.head_sha or "working tree", now, lambda: reports)
+    context = gate_context(git, comparison, checks=checks, online=args.online, now=now)
     gates = run_gates(comparison.changes, comparison.policies, context)
     evaluation = evaluate(comparison.changes, comparison.policies, pr, gates)
     _print(args, evaluation, comparison)

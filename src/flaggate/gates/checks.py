@@ -78,13 +78,13 @@ def checks_gates(
             if now < deadline:
                 status = GateStatus.PENDING
                 message = (
-                    f"{name}: not reported yet on {short} ({where}; fails if still missing "
+                    f"not reported yet on {short} ({where}; fails if still missing "
                     f"{grace_minutes}m after the commit, in {duration(deadline - now)})"
                 )
             else:
                 status = GateStatus.FAILED
                 message = (
-                    f"{name}: never reported on {short} within {grace_minutes}m of the "
+                    f"never reported on {short} within {grace_minutes}m of the "
                     f"commit ({where}); is the check's name right?"
                 )
         else:
@@ -94,6 +94,6 @@ def checks_gates(
                 GateStatus.PENDING: "running",
                 GateStatus.FAILED: "failed",
             }[status]
-            message = f"{name}: {verdict} on {short} ({report.source}: {report.detail})"
+            message = f"{verdict} on {short} ({report.source}: {report.detail})"
         results.append(GateResult(gate, status, message, kind="checks"))
     return results

@@ -14,14 +14,17 @@ NOW_ENV = "FLAGGATE_NOW"
 def now(env: dict[str, str] | None = None) -> datetime:
     """The current instant in UTC, or ``FLAGGATE_NOW`` when set."""
     value = (os.environ if env is None else env).get(NOW_ENV)
-    if not value:
-        return datetime.now(UTC)
+    return parse(value, NOW_ENV) if value else datetime.now(UTC)
+
+
+def parse(value: str, source: str) -> datetime:
+    """An ISO-8601 instant with a UTC offset (``Z`` allowed), in UTC; ``source`` names it."""
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"{NOW_ENV}={value!r} is not an ISO-8601 date and time") from None
+        raise UsageError(f"{source} {value!r} is not an ISO-8601 date and time") from None
     if moment.tzinfo is None:
-        raise UsageError(f"{NOW_ENV}={value!r} needs a UTC offset (e.g. 2026-11-28T09:00Z)")
+        raise UsageError(f"{source} {value!r} needs a UTC offset (e.g. 2026-11-28T09:00Z)")
     return moment.astimezone(UTC)
 
 

@@ -48,16 +48,22 @@ class GateContext:
 
 
 def gate_context(
-    git: Git, comparison: Comparison, *, checks: HeadChecks | None = None, online: bool = False
+    git: Git,
+    comparison: Comparison,
+    *,
+    checks: HeadChecks | None = None,
+    online: bool = False,
+    now: datetime | None = None,
 ) -> GateContext:
-    """The context for a comparison: the clock (or ``FLAGGATE_NOW``) and the settings."""
+    """The context for a comparison: ``now`` (default the clock or ``FLAGGATE_NOW``) and the
+    gate settings of the base policies."""
     gates = comparison.policies.settings.spec.gates
     return GateContext(
         git=git,
         base_sha=comparison.base_sha,
         base_flags=comparison.base_flags,
         head_flags=comparison.head_flags,
-        now=clock.now(),
+        now=now or clock.now(),
         checks=checks,
         online=online,
         metrics=PrometheusClient.from_settings(gates.prometheus) if online else None,
@@ -124,8 +130,8 @@ def _checks(required: dict[str, list[str]], context: GateContext) -> list[GateRe
             GateResult(
                 f"check {name}",
                 GateStatus.PENDING,
-                f"{name}: read from the pull request's head commit by `flaggate github` "
-                f"(required for {', '.join(envs)})",
+                f"read from the pull request's head commit by `flaggate github` "
+                f"(required for {', '.join(envs)}; simulate with --check {name})",
                 kind="checks",
             )
             for name, envs in sorted(required.items())

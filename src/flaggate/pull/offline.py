@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from flaggate.errors import UsageError
+from flaggate.gates.checks import CheckReport, from_check_run
 from flaggate.pull.context import Review, ReviewState
 
 
@@ -24,6 +25,23 @@ class SimulatedReview:
         if not login.strip() or not names:
             raise UsageError(f"{option} {text!r}: expected LOGIN:ROLE (e.g. alice:tech-lead)")
         return cls(login.strip(), names)
+
+
+_CHECK_STATES = {"success": "completed", "failure": "completed", "pending": "in_progress"}
+
+
+def simulated_check(text: str) -> CheckReport:
+    """``NAME[=success|failure|pending]`` from ``--check`` (default success)."""
+    name, _, state = text.partition("=")
+    state = state.strip() or "success"
+    if not name.strip() or state not in _CHECK_STATES:
+        raise UsageError(
+            f"--check {text!r}: expected NAME or NAME=success|failure|pending "
+            "(e.g. integration-tests=success)"
+        )
+    conclusion = state if _CHECK_STATES[state] == "completed" else None
+    report = from_check_run(name.strip(), _CHECK_STATES[state], conclusion, None)
+    return CheckReport(report.name, "simulated", report.status, report.detail)
 
 
 @dataclass
