@@ -26,7 +26,7 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from flaggate.github.event import PULL_REQUEST_ACTIONS, REVIEW_ACTIONS
+from flaggate.github.event import COMMIT_EVENTS, PULL_REQUEST_ACTIONS, REVIEW_ACTIONS
 from flaggate.model.settings import Settings
 from tests.fakes.github import FakeGitHub
 from tests.github_env import (
@@ -389,9 +389,13 @@ def test_no_expression_inside_a_run_script(path: Path) -> None:
 
 def test_workflow_triggers_match_what_flaggate_acts_on() -> None:
     on = load_workflow()["on"]
-    assert set(on) == {"pull_request", "pull_request_review"}
+    assert set(on) == {"pull_request", "pull_request_review"} | COMMIT_EVENTS
     assert set(on["pull_request"]["types"]) == PULL_REQUEST_ACTIONS
     assert set(on["pull_request_review"]["types"]) == REVIEW_ACTIONS
+    # Check events re-evaluate once a check is finished (status events have no types).
+    for name in COMMIT_EVENTS - {"status"}:
+        assert on[name]["types"] == ["completed"], name
+    assert on["status"] is None
 
 
 def test_workflow_permissions_are_least_privilege() -> None:
@@ -402,6 +406,7 @@ def test_workflow_permissions_are_least_privilege() -> None:
         "contents": "read",
         "pull-requests": "write",
         "statuses": "write",
+        "checks": "read",
     }
     text = WORKFLOW.read_text()
     for permission in job["permissions"]:
@@ -411,7 +416,8 @@ def test_workflow_permissions_are_least_privilege() -> None:
 def test_workflow_checkout_concurrency_and_names() -> None:
     workflow = load_workflow()
     concurrency = workflow["concurrency"]
-    assert "github.event.pull_request.number" in concurrency["group"]
+    for key in ("pull_request.number", "check_run.head_sha", "workflow_run.head_sha", "sha"):
+        assert f"github.event.{key}" in concurrency["group"]
     assert concurrency["cancel-in-progress"] is True
     [job] = workflow["jobs"].values()
     # Required checks are matched by name: a job named like the status would pass the check

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -370,3 +371,28 @@ def test_policies_already_read_are_not_read_again(repo: GitRepo) -> None:
     assert reused.changes == comparison.changes
     # no ls-tree and cat-file for the policies the second time
     assert again.processes == first.processes - 2
+
+
+def test_the_example_gates_work_once_uncommented(repo: GitRepo) -> None:
+    envs = repo.root / "policies/environments.yaml"
+    text = re.sub(r"(?m)^(      )# ", r"\1", envs.read_text())
+    assert "      promotion: {from: staging" in text
+    envs.write_text(text)
+    repo.commit("enable the example gates")
+    turn_on_checkout(repo)
+    checks = [f"--check={name}" for name in ("integration-tests", "load-tests", "security-scan")]
+    result = repo.flaggate(
+        "plan", "--format", "json", "--at", "2026-11-30T10:00Z", *BOTH_APPROVALS, *checks
+    )
+    data = result.json()
+    assert [(g["kind"], g["status"]) for g in data["gates"]] == [
+        ("checks", "passed"),
+        ("checks", "passed"),
+        ("checks", "passed"),
+        ("promotion", "failed"),  # staging serves on=25%, the change sets on=100%
+        ("freeze", "passed"),
+        ("freeze", "passed"),
+        ("metric", "pending"),  # not queried without --online
+    ]
+    assert data["decision"] == "failed" and result.code == 1
+    assert "staging serves off=75%/on=25% on the base branch" in data["gates"][3]["message"]
