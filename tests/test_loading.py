@@ -814,7 +814,7 @@ BAD_POLICIES: dict[str, tuple[dict[str, tuple[str, str]], list[tuple[str, int | 
                 "timezone: Mars/Olympus}\n",
             )
         },
-        [(ENV, 13, "spec.environments.2.freeze.0: unknown timezone 'Mars/Olympus'")],
+        [(ENV, 13, "spec.environments.2.freeze.0.timezone: unknown timezone 'Mars/Olympus'")],
     ),
     "freeze-start-after-end": (
         {"env": (PROD, FREEZE + '{name: y, start: "2027-12-20T00:00", end: "2027-01-04T09:00"}\n')},
@@ -833,7 +833,7 @@ BAD_POLICIES: dict[str, tuple[dict[str, tuple[str, str]], list[tuple[str, int | 
     ),
     "freeze-start-without-end": (
         {"env": (PROD, FREEZE + '{name: y, start: "2027-01-01T00:00"}\n')},
-        [(ENV, 13, "needs `start` before `end`")],
+        [(ENV, 13, "needs `start` and `end`")],
     ),
     "freeze-mixed-kinds": (
         {

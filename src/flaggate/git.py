@@ -178,8 +178,9 @@ class Git:
             proc.wait()
         return result
 
-    def history(self, commit: str, path: str) -> Generator[tuple[str, int], None, None]:
-        """``(commit id, committer time)`` of the commits that changed ``path``, newest first.
+    def history(self, commit: str, path: str) -> Generator[tuple[str, int, str], None, None]:
+        """``(commit id, committer time, path there)`` of the commits that changed ``path``,
+        newest first, following renames.
 
         Follows the first parent (the history of the branch itself, merges included as the
         moment a change arrived). Streams: stopping the iteration early stops git.
@@ -190,7 +191,9 @@ class Git:
                 *_BASE_ARGS,
                 "log",
                 "--first-parent",
-                "--format=%H %ct",
+                "--follow",
+                "--name-only",
+                "--format=%x00%H %ct",
                 _safe_ref(commit),
                 "--",
                 path,
@@ -202,9 +205,15 @@ class Git:
         assert proc.stdout is not None and proc.stderr is not None
         finished = False
         try:
-            for line in proc.stdout:
-                sha, _, seconds = line.decode().strip().partition(" ")
-                yield sha, int(seconds)
+            header: tuple[str, int] | None = None
+            for raw in proc.stdout:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("\0"):
+                    sha, _, seconds = line[1:].partition(" ")
+                    header = (sha, int(seconds))
+                elif line and header is not None:
+                    yield header[0], header[1], line
+                    header = None
             finished = True
         finally:
             if not finished:
@@ -239,9 +248,13 @@ class Git:
         """The committer time of ``commit`` (seconds since the epoch)."""
         return int(self.run(["show", "-s", "--format=%ct", _safe_ref(commit), "--"]).strip())
 
-    def is_shallow(self) -> bool:
-        """Whether the repository is a shallow clone (history cut off)."""
-        return self.run(["rev-parse", "--is-shallow-repository"]).strip() == b"true"
+    def shallow_boundary(self) -> frozenset[str]:
+        """The commits where a shallow clone's history is cut off (empty when it is not)."""
+        path = self.run(["rev-parse", "--git-path", "shallow"]).decode().strip()
+        try:
+            return frozenset((self.root / path).read_text().split())
+        except FileNotFoundError:
+            return frozenset()
 
 
 class FileReader:

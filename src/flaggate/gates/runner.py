@@ -97,6 +97,7 @@ def run_gates(
                     context.base_flags,
                     context.head_flags,
                     context.now,
+                    policies.settings.spec.flagsPath.strip("/"),
                 )
                 for change in env_changes
             ]

@@ -10,14 +10,16 @@ is known, so the cost follows how recently the state changed, not the length of 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import PurePosixPath
 from typing import Any
 
 from flaggate.diff import Change, FlagFile, State, normalized_state, same, served
 from flaggate.errors import GitError
 from flaggate.gates.clock import duration, hours, utc
 from flaggate.git import Git
-from flaggate.model.load import load_flag
+from flaggate.model.load import is_yaml, load_flag
 from flaggate.model.policy import Promotion
 from flaggate.policy.result import GateResult, GateStatus
 from flaggate.yamlio import MAX_FILE_BYTES
@@ -31,6 +33,7 @@ def soak_gate(
     base_flags: Mapping[str, FlagFile],
     head_flags: Mapping[str, FlagFile],
     now: datetime,
+    flags_dir: str = "flags",
 ) -> GateResult:
     """Judge one change against its environment's promotion rule."""
     env, lower, need = change.environment, promotion.from_, promotion.minSoakHours
@@ -43,17 +46,22 @@ def soak_gate(
     if target is None or not target["enabled"]:
         what = "removes the flag from" if target is None else "turns the flag off in"
         return result(GateStatus.PASSED, f"{what} {env}: nothing to soak")
-    head = head_flags.get(change.flag)
-    if head is None or lower not in head.flag.spec.environments:
-        if promotion.allowWithoutLower:
+    head, base = head_flags.get(change.flag), base_flags.get(change.flag)
+    # Whether a lower environment exists is read from the base when the flag exists there:
+    # a pull request cannot skip the soak by deleting the flag's lower environment.
+    declared = base or head
+    if declared is None or lower not in declared.flag.spec.environments:
+        if promotion.allowWithoutLower and (
+            head is None or lower not in head.flag.spec.environments
+        ):
             return result(GateStatus.PASSED, f"the flag has no {lower} environment (allowed)")
-        return result(
-            GateStatus.FAILED,
-            f"the flag has no {lower} environment: {env} changes must be promoted from "
-            f"{lower} (or set promotion.allowWithoutLower)",
-        )
+        if base is None or lower not in base.flag.spec.environments:
+            return result(
+                GateStatus.FAILED,
+                f"the flag has no {lower} environment on the base branch: {env} changes must "
+                f"be promoted from {lower} (or set promotion.allowWithoutLower)",
+            )
     wanted = _describe(target, promotion.compare)
-    base = base_flags.get(change.flag)
     if base is None:
         return result(
             GateStatus.FAILED,
@@ -61,18 +69,27 @@ def soak_gate(
             f"first and let it soak {hours(need)}",
         )
     try:
-        since, current = _soaked_since(git, base_sha, base.path, lower, target, promotion, now)
+        walk = _walk(
+            git, base_sha, base.path, change.flag, flags_dir, lower, target, promotion, now
+        )
     except GitError as exc:
         return result(GateStatus.ERROR, f"cannot read the history of {base.path}: {exc}")
-    if since is None:
+    if walk.cut_off is not None:
+        return result(
+            GateStatus.ERROR,
+            f"the history of {walk.path} is cut off at {walk.cut_off[:7]} (a shallow clone): "
+            "fetch-depth: 0 required to measure the soak time",
+        )
+    if walk.since is None:
+        current = _describe(walk.current, promotion.compare)
+        if walk.current is not None and current == wanted:
+            current += f" with other {_differences(walk.current, target)}"
         return result(
             GateStatus.FAILED,
-            f"{lower} serves {_describe(current, promotion.compare)} on the base branch, not "
-            f"the {wanted} this change sets in {env}: promote it to {lower} first",
+            f"{lower} serves {current} on the base branch, not the {wanted} this change sets "
+            f"in {env}: promote it to {lower} first",
         )
-    if isinstance(since, str):
-        return result(GateStatus.ERROR, since)
-    commit, start = since
+    commit, start = walk.since
     soaked = now - start
     where = f"(since {commit[:7]}, {utc(start)})"
     if soaked >= timedelta(hours=need):
@@ -89,44 +106,69 @@ def soak_gate(
     )
 
 
-def _soaked_since(
+@dataclass(frozen=True)
+class _Walk:
+    """What the history walk found."""
+
+    path: str
+    since: tuple[str, datetime] | None
+    """The commit (and its time) from which the lower environment has served the state."""
+    current: State | None
+    """What the lower environment serves on the base branch."""
+    cut_off: str | None = None
+    """The shallow boundary where history ran out before the answer."""
+
+
+def _walk(
     git: Git,
     base_sha: str,
     path: str,
+    key: str,
+    flags_dir: str,
     lower: str,
     target: State,
     promotion: Promotion,
     now: datetime,
-) -> tuple[tuple[str, datetime] | str | None, State | None]:
-    """The commit (and its time) from which ``lower`` has served ``target`` without a break,
-    and what ``lower`` serves on the base.
-
-    None when it does not serve it on the base; a message when history is cut off before the
-    answer is known (a shallow clone).
-    """
+) -> _Walk:
     need = timedelta(hours=promotion.minSoakHours)
     since: tuple[str, datetime] | None = None
     current: State | None = None
-    history = git.history(base_sha, path)
     with git.file_reader(MAX_FILE_BYTES) as reader:
+        if reader.read(base_sha, path) is None:
+            # Moved on the base branch since the pull request branched off.
+            moved = _path_of(git, base_sha, key, flags_dir)
+            if moved is None:
+                return _Walk(path, None, None)
+            path = moved
+        history = git.history(base_sha, path)
         try:
-            for commit, seconds in history:
-                state = _state_at(path, reader.read(commit, path), lower)
+            for commit, seconds, there in history:
+                state = _state_at(there, reader.read(commit, there), lower)
                 if since is None:
                     current = state
                 if state is None or not _matches(state, target, promotion.compare):
-                    return since, current
+                    return _Walk(path, since, current)
                 since = (commit, datetime.fromtimestamp(seconds, UTC))
                 if now - since[1] >= need:
-                    return since, current
+                    return _Walk(path, since, current)
         finally:
             history.close()
-    if since is not None and git.is_shallow():
-        return (
-            f"the history of {path} is cut off at {since[0][:7]} (a shallow clone): "
-            "fetch-depth: 0 required to measure the soak time"
-        ), current
-    return since, current
+    if since is not None and since[0] in git.shallow_boundary():
+        return _Walk(path, since, current, cut_off=since[0])
+    return _Walk(path, since, current)
+
+
+def _path_of(git: Git, commit: str, key: str, flags_dir: str) -> str | None:
+    """The file defining flag ``key`` at ``commit`` (file stems are unique below flags/)."""
+    for _blob, path in git.tree(commit, [flags_dir]):
+        if PurePosixPath(path).stem == key and is_yaml(path):
+            return path
+    return None
+
+
+def _differences(state: State, target: State) -> str:
+    fields = [name for name in ("targeting", "variants") if not same(state[name], target[name])]
+    return " and ".join("variant values" if f == "variants" else f for f in fields) or "state"
 
 
 def _state_at(path: str, content: bytes | int | None, environment: str) -> State | None:

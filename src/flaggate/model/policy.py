@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -209,6 +210,13 @@ _CLOCK = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 _LOCAL_TIME = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")]
 
 
+def _local_time(text: str, field: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"`{field}` {text!r} is not a valid date and time: {exc}") from None
+
+
 class FreezeWindow(Model):
     """An absolute (start/end) or weekly recurring (days/from/to) freeze window."""
 
@@ -220,20 +228,28 @@ class FreezeWindow(Model):
     from_: _CLOCK | None = Field(default=None, alias="from")
     to: _CLOCK | None = None
 
-    @model_validator(mode="after")
-    def _one_kind(self) -> FreezeWindow:
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, timezone: str) -> str:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
         try:
-            ZoneInfo(self.timezone)
+            ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {self.timezone!r}") from None
+            raise ValueError(f"unknown timezone {timezone!r}") from None
+        return timezone
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> FreezeWindow:
         absolute = self.start is not None or self.end is not None
         weekly = bool(self.days) or self.from_ is not None or self.to is not None
         if absolute == weekly:
             raise ValueError("a freeze window has either `start`/`end` or `days`/`from`/`to`")
-        if absolute and (self.start is None or self.end is None or self.start >= self.end):
-            raise ValueError("an absolute freeze window needs `start` before `end`")
+        if absolute:
+            if self.start is None or self.end is None:
+                raise ValueError("an absolute freeze window needs `start` and `end`")
+            if _local_time(self.start, "start") >= _local_time(self.end, "end"):
+                raise ValueError("an absolute freeze window needs `start` before `end`")
         if weekly and (not self.days or self.from_ is None or self.to is None):
             raise ValueError("a weekly freeze window needs `days`, `from` and `to`")
         return self
