@@ -129,6 +129,12 @@ def _evaluate_and_publish(
         _ensure_commits(git, [base_sha, head_sha])
         comparison = compare(git, base_sha, head_sha, args.policies)
         policies = comparison.policies
+        if trigger_check is not None and not _is_required(trigger_check, policies):
+            print(
+                f"flaggate: #{pull.number}: {trigger_check!r} is not a required check; "
+                "nothing to re-evaluate"
+            )
+            return 0
         if comparison.problems:
             evaluation = _invalid([str(p) for p in comparison.problems])
         else:
@@ -138,12 +144,6 @@ def _evaluate_and_publish(
                 fingerprint(comparison.changes),
                 lambda sha: _fingerprint_at(git, base_sha, sha, args.policies, policies),
             )
-            if trigger_check is not None and not _is_required(trigger_check, policies):
-                print(
-                    f"flaggate: #{pull.number}: {trigger_check!r} is not a required check; "
-                    "nothing to re-evaluate"
-                )
-                return 0
             head = HeadChecks(
                 head_sha,
                 datetime.fromtimestamp(git.commit_time(head_sha), UTC),
@@ -153,11 +153,18 @@ def _evaluate_and_publish(
             gates = run_gates(comparison.changes, policies, context)
             evaluation = evaluate(comparison.changes, policies, facts, gates)
     except ConfigError as exc:
+        if _unknown_trigger(trigger_check, policies, pull.number, exc):
+            return 2
         evaluation = _invalid([str(p) for p in exc.problems])
     except FlaggateError as exc:
+        if _unknown_trigger(trigger_check, policies, pull.number, exc):
+            return 2
         return _fail(args, env, repo, head_sha, policies, exc)
     except Exception as exc:  # anything unforeseen while reading GitHub: never success
-        return _fail(args, env, repo, head_sha, policies, explain(exc, "evaluating"))
+        error = explain(exc, "evaluating")
+        if _unknown_trigger(trigger_check, policies, pull.number, error):
+            return 2
+        return _fail(args, env, repo, head_sha, policies, error)
     settings = policies.settings if policies else Settings()
     roles = policies.roles if policies else {}
     return _publish(args, env, repo, pull, evaluation, settings, roles)
@@ -254,6 +261,24 @@ def _invalid(errors: list[str]) -> Evaluation:
     for error in errors:
         print(error, file=sys.stderr)
     return Evaluation.invalid(errors)
+
+
+def _unknown_trigger(
+    check: str | None, policies: PolicySet | None, number: int, error: Exception
+) -> bool:
+    """Whether a check event failed before its check was known to be required.
+
+    Nothing is published then: the pull request's own events have reported the problem,
+    and a status written here would raise another status event, and another.
+    """
+    if check is None or policies is not None:
+        return False
+    print(
+        f"flaggate: #{number}: not re-evaluated for {check!r}, which cannot be matched to "
+        f"the policies: {error}",
+        file=sys.stderr,
+    )
+    return True
 
 
 def _is_required(check: str, policies: PolicySet) -> bool:

@@ -8,8 +8,10 @@ that cannot be seen cannot vouch for a change); an unreachable server is an ``er
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -20,6 +22,7 @@ from flaggate.model.settings import Prometheus
 from flaggate.policy.result import GateResult, GateStatus
 
 URL_ENV = "FLAGGATE_PROMETHEUS_URL"
+MAX_ANSWER_BYTES = 8 << 20
 
 
 class MetricsUnavailable(Exception):
@@ -52,19 +55,33 @@ class PrometheusClient:
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         transport = self.transport or httpx.HTTPTransport(retries=2)
+        deadline = time.monotonic() + self.timeout
         try:
-            with httpx.Client(
-                timeout=self.timeout, transport=transport, follow_redirects=False
-            ) as client:
-                response = client.get(
-                    f"{self.url}/api/v1/query", params={"query": promql}, headers=headers
-                )
+            with (
+                httpx.Client(
+                    timeout=self.timeout, transport=transport, follow_redirects=False
+                ) as client,
+                client.stream(
+                    "GET", f"{self.url}/api/v1/query", params={"query": promql}, headers=headers
+                ) as response,
+            ):
+                # httpx's timeout applies to each read: a server trickling bytes must not
+                # hold the gate past the configured time.
+                chunks, size = [], 0
+                for chunk in response.iter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if time.monotonic() > deadline:
+                        raise httpx.ReadTimeout("answer too slow")
+                    if size > MAX_ANSWER_BYTES:
+                        raise MetricsUnavailable(f"{self.url} answered more than 8 MiB")
+                content = b"".join(chunks)
         except httpx.TimeoutException:
             raise MetricsUnavailable(f"{self.url} timed out after {self.timeout:g}s") from None
         except httpx.HTTPError as exc:
             raise MetricsUnavailable(f"cannot reach {self.url}: {exc}") from None
         try:
-            body = response.json()
+            body = json.loads(content)
         except ValueError:
             body = None
         if not isinstance(body, dict) or body.get("status") != "success":
@@ -76,11 +93,13 @@ class PrometheusClient:
             return _values(body.get("data"))
         except (KeyError, IndexError, TypeError, ValueError):
             raise MetricsUnavailable(f"{self.url} answered a malformed result") from None
+        except MetricsUnavailable as exc:
+            raise MetricsUnavailable(f"{self.url} answered {exc}") from None
 
 
 def _values(data: object) -> list[float]:
     if not isinstance(data, dict):
-        raise MetricsUnavailable("the answer has no data")
+        raise MetricsUnavailable("an answer without data")
     kind, result = data.get("resultType"), data.get("result")
     if kind == "scalar" and isinstance(result, list) and len(result) == 2:
         return [float(result[1])]
@@ -128,8 +147,10 @@ def metric_gate(
         )
     value = values[0]
     bound = _bounds(gate)
-    if math.isnan(value):
-        return result(GateStatus.FAILED, f"{gate.name} is NaN (no traffic?) (query {query})")
+    if not math.isfinite(value):
+        return result(
+            GateStatus.FAILED, f"{gate.name} is {_num(value)} (no traffic?) (query {query})"
+        )
     if gate.max is not None and value > gate.max:
         return result(
             GateStatus.FAILED, f"{gate.name} {_num(value)} > {_num(gate.max)} (query {query})"

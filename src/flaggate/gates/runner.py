@@ -85,7 +85,7 @@ def run_gates(
         env_changes = touched.get(env.name)
         if not env_changes:
             continue
-        for check in env.requiredChecks:
+        for check in dict.fromkeys(env.requiredChecks):
             required.setdefault(check, []).append(env.name)
         if env.promotion is not None:
             results += [

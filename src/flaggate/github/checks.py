@@ -14,7 +14,8 @@ from flaggate.github.api import explain, request_json
 def commit_checks(repo: Repository, sha: str) -> list[CheckReport]:
     """The latest check run of each name and the latest status of each context on ``sha``.
 
-    Two API calls for up to 100 of each (check runs page further). Raises
+    Two API calls for up to 100 of each (check runs page further; the combined status
+    holds the latest of up to 100 contexts). Raises
     :class:`flaggate.github.api.GitHubError` naming the permission when one is missing.
     """
     reports: list[CheckReport] = []
@@ -33,7 +34,9 @@ def commit_checks(repo: Repository, sha: str) -> list[CheckReport]:
     except Exception as exc:  # connection errors after retries
         raise explain(exc, f"reading check runs of {sha[:7]}") from None
     try:
-        combined = request_json(repo.requester, "GET", f"{repo.url}/commits/{sha}/status")
+        combined = request_json(
+            repo.requester, "GET", f"{repo.url}/commits/{sha}/status?per_page=100"
+        )
     except GithubException as exc:
         raise explain(
             exc, f"reading commit statuses of {sha[:7]}", "'Commit statuses: read'"
