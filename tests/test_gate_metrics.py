@@ -25,7 +25,9 @@ from flaggate.gates.metrics import (
 )
 from flaggate.model.policy import MetricGate
 from flaggate.model.settings import Prometheus
-from flaggate.policy.result import GateResult, GateStatus
+from flaggate.policy.result import Decision, Evaluation, GateResult, GateStatus
+from flaggate.publish.comment import next_action
+from flaggate.publish.status import status_state
 from tests.gitrepo import CliResult, GitRepo
 from tests.prometheus import (
     LoopbackServer,
@@ -654,3 +656,17 @@ def test_plan_reads_the_url_from_the_settings(repo: GitRepo, prometheus: Prometh
         "failed",
         f"error-rate 0.023 > 0.01 (query {error_rate('checkout-redesign')})",
     )
+
+
+# --- how an unreachable gate service is reported ---------------------------------------------
+
+
+def test_an_unreachable_service_is_an_error_status_not_a_failure() -> None:
+    down = GateResult("production: metric error-rate (f)", GateStatus.ERROR, "timed out")
+    failed = GateResult("production: freeze 'x'", GateStatus.FAILED, "frozen")
+    only_down = Evaluation(Decision.FAILED, "gate could not be checked", gates=(down,))
+    assert status_state(only_down) == "error"
+    assert "could not be asked" in next_action(only_down, {})
+    both = Evaluation(Decision.FAILED, "gate failed", gates=(down, failed))
+    assert status_state(both) == "failure"
+    assert next_action(both, {}) == "the failed gates above must pass before this can merge."

@@ -118,6 +118,11 @@ def next_action(evaluation: Evaluation, roles: Mapping[str, RoleBinding]) -> str
         who = ", ".join(f"@{login}" for login in evaluation.rejections)
         return f"address the changes requested by {who}, then ask them to approve."
     if decision is Decision.FAILED:
+        if not any(g.status is GateStatus.FAILED for g in evaluation.gates):
+            return (
+                "a gate's service could not be asked (see above); re-run the workflow once "
+                "it is reachable."
+            )
         return "the failed gates above must pass before this can merge."
     if decision is Decision.PENDING:
         active = evaluation.active_stage
