@@ -387,12 +387,15 @@ def test_large_change_keeps_the_comment_under_the_limit(repo: GitRepo, fake: Fak
     assert "more change(s) not shown" in body
 
 
-def test_closed_pull_request_is_not_evaluated(repo: GitRepo, fake: FakeGitHub) -> None:
+def test_merged_pull_request_is_not_evaluated_again(repo: GitRepo, fake: FakeGitHub) -> None:
     pr = open_pull(repo, fake, turn_on)
     result = pr.run("pull_request", "closed")
-    assert result.code == 0
-    assert "was merged" in result.stdout
+    assert result.code == 0, result.stderr
+    assert "merged without an emergency bypass; nothing to follow up" in result.stdout
     assert fake.statuses(OWNER, NAME, pr.head) == []
+    assert fake.issues(OWNER, NAME) == [] or all(
+        "Post-incident" not in i["title"] for i in fake.issues(OWNER, NAME)
+    )
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("flaggate.commands.validate", "validate flags and policies in a working tree"),
     "plan": ("flaggate.commands.plan", "evaluate a change offline: changes, rules, stages"),
     "github": ("flaggate.commands.github", "evaluate a pull request in GitHub Actions and publish"),
+    "sweep": (
+        "flaggate.commands.sweep",
+        "apply stage timeouts and post-incident reminders across open pull requests",
+    ),
     "demo": ("flaggate.commands.demo", "plan a production change in a throwaway example repo"),
 }
 """Command name -> (module, help). Modules are imported only when their command runs."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC
 from typing import Any
 
 from flaggate.diff import State
@@ -35,6 +36,7 @@ def to_json(evaluation: Evaluation, context: dict[str, Any] | None = None) -> di
             }
             for g in evaluation.gates
         ],
+        "bypass": bypass_json(evaluation),
         "ignoredReviews": [{"login": i.login, "reason": i.reason} for i in evaluation.ignored],
         "errors": list(evaluation.errors),
     }
@@ -64,7 +66,53 @@ def _stage_json(result: StageResult) -> dict[str, Any]:
         "approvals": [{"login": a.login, "role": a.role} for a in result.approvals],
         "missing": result.missing,
         "rules": list(result.stage.rules),
+        "timeout": _timeout_json(result),
     }
+
+
+def _timeout_json(result: StageResult) -> dict[str, Any] | None:
+    timing = result.timeout
+    if timing is None:
+        return None
+    return {
+        "activeSince": timing.active_since.isoformat(),
+        "deadline": timing.deadline.isoformat() if timing.deadline else None,
+        "expired": timing.expired,
+        "action": timing.action,
+    }
+
+
+def bypass_json(evaluation: Evaluation) -> dict[str, Any] | None:
+    """The emergency bypass as JSON data (None without the label)."""
+    bypass = evaluation.bypass
+    if bypass is None:
+        return None
+    return {
+        "valid": bypass.valid,
+        "label": bypass.label,
+        "actor": bypass.actor,
+        "role": bypass.role,
+        "incident": bypass.note.incident,
+        "severity": bypass.note.severity,
+        "justification": bypass.note.justification,
+        "reason": bypass.reason,
+    }
+
+
+def timeout_note(result: StageResult) -> str:
+    """``auto-approved after 24h``, ``escalated after 24h to sre``, ``expires 2026-…``."""
+    timing = result.timeout
+    if timing is None or timing.deadline is None:
+        return ""
+    hours = f"{result.stage.timeout_hours:g}h"
+    if timing.action == "auto-approve":
+        return f"auto-approved after {hours}"
+    if timing.action == "escalate":
+        return f"escalated after {hours} to {', '.join(result.stage.escalate_to)}"
+    if timing.action == "reject":
+        return f"expired after {hours}"
+    when = timing.deadline.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{result.stage.on_timeout or 'times out'} at {when}"
 
 
 def describe_state(state: State | None) -> str:
@@ -96,7 +144,8 @@ def stage_line(result: StageResult) -> str:
     need = f"{result.stage.required} of {', '.join(result.stage.roles)}"
     if result.missing:
         who = (who + "; " if who else "") + f"needs {result.missing} more"
-    return f"{need}: {who}"
+    note = timeout_note(result)
+    return f"{need}: {who}" + (f" ({note})" if note else "")
 
 
 def to_text(

@@ -53,6 +53,9 @@ class FakePullRequest:
     stale_commits: frozenset[str] = frozenset()
     errors: dict[str, BaseException] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
+    description: str = ""
+    label_actors: Mapping[str, str] = field(default_factory=dict)
+    opened: datetime | None = _EPOCH
 
     def _call(self, name: str) -> None:
         self.calls[name] += 1
@@ -94,6 +97,18 @@ class FakePullRequest:
         self._call("review_is_current")
         return review.commit_sha not in self.stale_commits
 
+    def body(self) -> str:
+        self._call("body")
+        return self.description
+
+    def label_actor(self, label: str) -> str | None:
+        self._call("label_actor")
+        return self.label_actors.get(label)
+
+    def opened_at(self) -> datetime | None:
+        self._call("opened_at")
+        return self.opened
+
 
 ALL_METHODS = (
     "author",
@@ -103,4 +118,7 @@ ALL_METHODS = (
     "pushers",
     "holds_role",
     "review_is_current",
+    "body",
+    "label_actor",
+    "opened_at",
 )

@@ -28,13 +28,22 @@ from flaggate.gates.runner import HeadChecks, gate_context, run_gates
 from flaggate.git import Git
 from flaggate.github.api import RetryPolicy, connect, explain, request_json
 from flaggate.github.checks import commit_checks
-from flaggate.github.event import ActionsEnvironment, CommitEvent, read_event
+from flaggate.github.event import (
+    REVIEW_EVENTS,
+    ActionsEnvironment,
+    CommitEvent,
+    IssueClosedEvent,
+    SweepEvent,
+    read_event,
+)
+from flaggate.incident.actions import compliance_alert, record_review
 from flaggate.model.load import PolicySet
 from flaggate.model.policy import RoleBinding
 from flaggate.model.settings import Settings
 from flaggate.policy.evaluate import evaluate
 from flaggate.policy.result import Decision, Evaluation
 from flaggate.publish import comment as sticky
+from flaggate.publish.notices import notices
 from flaggate.publish.reviewers import ReviewRequest, to_request
 from flaggate.publish.status import description as status_description
 from flaggate.publish.status import shorten, status_state
@@ -65,24 +74,39 @@ def run(args: argparse.Namespace) -> int:
     if event is None:
         print(f"flaggate: nothing to do for {env.event_name} events")
         return 0
-    if isinstance(event, CommitEvent):
-        repo = _repository(env)
-        return _evaluate_commit(args, env, repo, event)
-    if event.closed:
-        state = "merged" if event.merged else "closed without merging"
-        print(f"flaggate: pull request #{event.number} was {state}; nothing to evaluate")
+    if isinstance(event, SweepEvent):
+        from flaggate.commands.sweep import sweep
+
+        return int(sweep(args, env, repository(env)))
+    if isinstance(event, IssueClosedEvent):
+        print("flaggate: " + record_review(repository(env), dict(event.payload), args.dry_run))
         return 0
-    repo = _repository(env)
+    if isinstance(event, CommitEvent):
+        repo = repository(env)
+        return _evaluate_commit(args, env, repo, event)
+    if event.closed and not event.merged:
+        print(f"flaggate: pull request #{event.number} was closed without merging; nothing to do")
+        return 0
+    repo = repository(env)
     try:
         pull = repo.get_pull(event.number)
+        merged, state = pull.merged, pull.state
     except GithubException as exc:
         raise explain(
             exc, f"reading pull request #{event.number}", "'Pull requests: read'"
         ) from None
-    return _evaluate_and_publish(args, env, repo, pull)
+    if merged or event.closed:
+        from flaggate.commands.merged import after_merge
+
+        return after_merge(args, env, repo, pull, review=event.name in REVIEW_EVENTS)
+    if state != "open":
+        print(f"flaggate: pull request #{event.number} is closed; nothing to evaluate")
+        return 0
+    return evaluate_and_publish(args, env, repo, pull)
 
 
-def _repository(env: ActionsEnvironment) -> Repository:
+def repository(env: ActionsEnvironment) -> Repository:
+    """The repository of the run, through a client with retries and the run's credentials."""
     gh = connect(
         env.api_url,
         os.environ.get("GITHUB_TOKEN") or os.environ.get("INPUT_TOKEN"),
@@ -112,21 +136,23 @@ def _evaluate_commit(
     if not pulls:
         print(f"flaggate: {event.sha[:7]} is the head of no open pull request; nothing to do")
         return 0
-    return max(_evaluate_and_publish(args, env, repo, pull, event.check) for pull in pulls)
+    return max(evaluate_and_publish(args, env, repo, pull, event.check) for pull in pulls)
 
 
-def _evaluate_and_publish(
+def evaluate_and_publish(
     args: argparse.Namespace,
     env: ActionsEnvironment,
     repo: Repository,
     pull: GithubPull,
     trigger_check: str | None = None,
 ) -> int:
+    """Evaluate one pull request and publish the result (status first); 0 when published,
+    2 for invalid files or an error."""
     git = Git(env.workspace)
     base_sha, head_sha = pull.base.sha, pull.head.sha
     policies: PolicySet | None = None
     try:
-        _ensure_commits(git, [base_sha, head_sha])
+        ensure_commits(git, [base_sha, head_sha])
         comparison = compare(git, base_sha, head_sha, args.policies)
         policies = comparison.policies
         if trigger_check is not None and not _is_required(trigger_check, policies):
@@ -142,16 +168,14 @@ def _evaluate_and_publish(
                 pull,
                 policies.roles,
                 fingerprint(comparison.changes),
-                lambda sha: _fingerprint_at(git, base_sha, sha, args.policies, policies),
+                lambda sha: fingerprint_at(git, base_sha, sha, args.policies, policies),
             )
-            head = HeadChecks(
-                head_sha,
-                datetime.fromtimestamp(git.commit_time(head_sha), UTC),
-                lambda: commit_checks(repo, head_sha),
-            )
+            committed = datetime.fromtimestamp(git.commit_time(head_sha), UTC)
+            facts.clock_start = committed
+            head = HeadChecks(head_sha, committed, lambda: commit_checks(repo, head_sha))
             context = gate_context(git, comparison, checks=head, online=True)
             gates = run_gates(comparison.changes, policies, context)
-            evaluation = evaluate(comparison.changes, policies, facts, gates)
+            evaluation = evaluate(comparison.changes, policies, facts, gates, context.now)
     except ConfigError as exc:
         if _unknown_trigger(trigger_check, policies, pull.number, exc):
             return 2
@@ -207,7 +231,9 @@ def _publish(
     request = to_request(evaluation, bindings, org, author, already)
     asked = request.keys if request and not args.dry_run and _request_reviews(pull, request) else ()
     requested = tuple(dict.fromkeys(remembered.requested + asked))
-    body = sticky.render(evaluation, bindings, sticky.CommentState(requested), footer)
+    given = _give_notices(args, env, pull, evaluation, bindings, remembered.notices)
+    kept = sticky.CommentState(requested, tuple(dict.fromkeys(remembered.notices + given)))
+    body = sticky.render(evaluation, bindings, kept, footer)
     summary = body.replace(sticky.MARKER, "")
     if args.dry_run:
         print(
@@ -227,6 +253,36 @@ def _publish(
     append_summary(env.step_summary, summary)
     write_outputs(env.output, {"decision": evaluation.decision.value, "plan": plan})
     return 2 if evaluation.decision is Decision.INVALID else 0
+
+
+def _give_notices(
+    args: argparse.Namespace,
+    env: ActionsEnvironment,
+    pull: GithubPull,
+    evaluation: Evaluation,
+    bindings: Mapping[str, RoleBinding],
+    already: tuple[str, ...],
+) -> tuple[str, ...]:
+    """Post each one-time notice not given before; the keys of those given now."""
+    given = []
+    for notice in notices(evaluation, bindings):
+        if notice.key in already:
+            continue
+        if args.dry_run:
+            print(
+                f"dry run: would {'alert' if notice.kind == 'alert' else 'comment'}: {notice.text}"
+            )
+            continue
+        if notice.kind == "alert":
+            compliance_alert(f"#{pull.number}: {notice.text}", env.step_summary)
+        else:
+            try:
+                pull.create_issue_comment(notice.text)
+            except GithubException as exc:
+                print(f"flaggate: warning: {explain(exc, 'commenting')}", file=sys.stderr)
+                continue
+        given.append(notice.key)
+    return tuple(given)
 
 
 def _fail(
@@ -285,8 +341,8 @@ def _is_required(check: str, policies: PolicySet) -> bool:
     return any(check in env.requiredChecks for env in policies.environments)
 
 
-def _ensure_commits(git: Git, shas: list[str]) -> None:
-    """Fetch commits the checkout lacks (a shallow or single-ref checkout)."""
+def ensure_commits(git: Git, shas: list[str]) -> None:
+    """Fetch commits the checkout lacks (a shallow or single-ref checkout); raise GitError."""
     missing = [sha for sha in shas if not _has_commit(git, sha)]
     if missing:
         try:
@@ -306,12 +362,12 @@ def _has_commit(git: Git, sha: str) -> bool:
         return False
 
 
-def _fingerprint_at(
+def fingerprint_at(
     git: Git, base_sha: str, sha: str, policies_dir: str, policies: PolicySet
 ) -> str | None:
     """The change-set fingerprint at a reviewed commit; None when it cannot be read."""
     try:
-        _ensure_commits(git, [sha])
+        ensure_commits(git, [sha])
         return fingerprint(compare(git, base_sha, sha, policies_dir, policies).changes)
     except (GitError, ConfigError):
         return None

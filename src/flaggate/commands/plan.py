@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from flaggate import render
-from flaggate.errors import ConfigError
+from flaggate.errors import ConfigError, UsageError
 from flaggate.gates import clock
 from flaggate.gates.runner import HeadChecks, gate_context, run_gates
 from flaggate.git import Git
@@ -38,6 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--author", default=None, help="pull request author (pr.author)")
     parser.add_argument("--label", action="append", default=[], help="pull request label")
+    parser.add_argument(
+        "--body", type=Path, default=None, metavar="FILE", help="pull request description"
+    )
+    parser.add_argument(
+        "--labeled-by",
+        default=None,
+        metavar="LOGIN:ROLE",
+        help="who added the emergency label, and the role they hold (simulates a bypass)",
+    )
     parser.add_argument(
         "--check",
         action="append",
@@ -73,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         author_login=args.author,
         label_names=frozenset(args.label),
         base_branch=args.base,
+        description=_read_body(args.body),
     )
     git = Git.discover(args.repo)
     try:
@@ -81,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
         return _invalid(args, [str(p) for p in exc.problems])
     if comparison.problems:
         return _invalid(args, [str(p) for p in comparison.problems])
+    if args.labeled_by:
+        label = comparison.policies.settings.spec.emergency.label
+        pr.label_actors[label] = SimulatedReview.parse(args.labeled_by, "--labeled-by")
     now = clock.parse(args.at, "--at") if args.at else clock.now()
     checks = None
     if args.check:
@@ -88,9 +101,18 @@ def run(args: argparse.Namespace) -> int:
         checks = HeadChecks(comparison.head_sha or "working tree", now, lambda: reports)
     context = gate_context(git, comparison, checks=checks, online=args.online, now=now)
     gates = run_gates(comparison.changes, comparison.policies, context)
-    evaluation = evaluate(comparison.changes, comparison.policies, pr, gates)
+    evaluation = evaluate(comparison.changes, comparison.policies, pr, gates, now)
     _print(args, evaluation, comparison)
     return evaluation.decision.exit_code
+
+
+def _read_body(path: Path | None) -> str:
+    if path is None:
+        return ""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--body {path}: {exc}") from None
 
 
 def _header(comparison: Comparison) -> str:

@@ -26,6 +26,9 @@ PULL_REQUEST_ACTIONS = frozenset(
 )
 REVIEW_EVENTS = frozenset({"pull_request_review"})
 REVIEW_ACTIONS = frozenset({"submitted", "dismissed", "edited"})
+SWEEP_EVENTS = frozenset({"schedule", "workflow_dispatch"})
+"""Events that run the sweep (stage timeouts, post-incident reminders)."""
+ISSUE_EVENTS = frozenset({"issues"})
 COMMIT_EVENTS = frozenset({"check_run", "check_suite", "status", "workflow_run"})
 """Events about a commit's checks: the pull requests whose head it is are re-evaluated."""
 
@@ -49,14 +52,13 @@ class ActionsEnvironment:
     workspace: Path
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ActionsEnvironment:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, require_event: bool = True
+    ) -> ActionsEnvironment:
         """Read the variables; raise :class:`EventError` naming any that is missing."""
         env = os.environ if env is None else env
-        missing = [
-            name
-            for name in ("GITHUB_EVENT_NAME", "GITHUB_EVENT_PATH", "GITHUB_REPOSITORY")
-            if not env.get(name)
-        ]
+        needed = ("GITHUB_EVENT_NAME", "GITHUB_EVENT_PATH") if require_event else ()
+        missing = [name for name in (*needed, "GITHUB_REPOSITORY") if not env.get(name)]
         if missing:
             raise EventError(
                 f"not running in GitHub Actions: {', '.join(missing)} not set",
@@ -68,8 +70,8 @@ class ActionsEnvironment:
             return Path(value) if value else None
 
         return cls(
-            event_name=env["GITHUB_EVENT_NAME"],
-            event_path=Path(env["GITHUB_EVENT_PATH"]),
+            event_name=env.get("GITHUB_EVENT_NAME", ""),
+            event_path=Path(env.get("GITHUB_EVENT_PATH", "")),
             repository=env["GITHUB_REPOSITORY"],
             api_url=env.get("GITHUB_API_URL", "https://api.github.com").rstrip("/"),
             server_url=env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/"),
@@ -113,8 +115,27 @@ class CommitEvent:
     """The check run's name or the status's context; None for suites and workflow runs."""
 
 
-def read_event(environment: ActionsEnvironment) -> PullRequestEvent | CommitEvent | None:
-    """The pull request or commit event, or None for an event flaggate does not act on."""
+@dataclass(frozen=True)
+class IssueClosedEvent:
+    """An issue was closed (a post-incident follow-up issue, perhaps)."""
+
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SweepEvent:
+    """A scheduled or manual run: sweep all open pull requests."""
+
+    name: str
+
+
+Event = PullRequestEvent | CommitEvent | IssueClosedEvent | SweepEvent
+
+
+def read_event(environment: ActionsEnvironment) -> Event | None:
+    """The event flaggate acts on, or None for one it does not act on."""
+    if environment.event_name in SWEEP_EVENTS:
+        return SweepEvent(environment.event_name)
     try:
         payload = json.loads(environment.event_path.read_text())
     except (OSError, ValueError) as exc:
@@ -123,6 +144,10 @@ def read_event(environment: ActionsEnvironment) -> PullRequestEvent | CommitEven
     action = str(payload.get("action", ""))
     if name in COMMIT_EVENTS:
         return _commit_event(name, action, payload)
+    if name in ISSUE_EVENTS:
+        if action != "closed" or not isinstance(payload.get("issue"), dict):
+            return None
+        return IssueClosedEvent(payload)
     relevant = (name in PULL_REQUEST_EVENTS and action in PULL_REQUEST_ACTIONS) or (
         name in REVIEW_EVENTS and action in REVIEW_ACTIONS
     )

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
 
 from flaggate.diff import Change
 from flaggate.model.load import PolicySet
 from flaggate.policy import rules as rule_engine
+from flaggate.policy import timeouts
+from flaggate.policy.emergency import judge_bypass
 from flaggate.policy.result import (
     ChangeResult,
     CountedApproval,
@@ -18,6 +22,7 @@ from flaggate.policy.result import (
     StageRequirement,
     StageResult,
     StageStatus,
+    StageTimeout,
 )
 from flaggate.policy.stages import assign
 from flaggate.pull.context import PullRequest, latest_reviews
@@ -28,8 +33,11 @@ def evaluate(
     policies: PolicySet,
     pr: PullRequest,
     gates: Sequence[GateResult] = (),
+    now: datetime | None = None,
 ) -> Evaluation:
-    """Match every change to its rule, count reviews against the union of stages, decide."""
+    """Match every change to its rule, count reviews against the union of stages, apply stage
+    timeouts (when ``now`` is given and the pull request's opening time is known) and the
+    emergency bypass, decide."""
     if not changes:
         return Evaluation(Decision.NO_CHANGES, "no flag or policy changes", gates=tuple(gates))
     author, labels, base_ref = pr.author(), pr.labels(), pr.base_ref()
@@ -52,8 +60,31 @@ def evaluate(
             )
         )
     stages = rule_engine.union(needed)
-    stage_results, ignored, rejections = _count_reviews(stages, pr, author)
+    opened = pr.opened_at() if now is not None else None
+    escalated: set[str] = set()
+    while True:
+        counted = [_escalated(s) if s.name in escalated else s for s in stages]
+        stage_results, ignored, rejections = _count_reviews(counted, pr, author)
+        if now is None or opened is None:
+            break
+        stage_results = _apply_timeouts(
+            stage_results, timeouts.schedule(stage_results, opened, now)
+        )
+        expired = {
+            r.stage.name
+            for r in stage_results
+            if r.timeout is not None and r.timeout.action == "escalate"
+        }
+        if expired <= escalated:
+            break
+        escalated |= expired
     decision, summary = _decide(stage_results, gates, rejections)
+    bypass = judge_bypass(pr, policies.settings.spec.emergency)
+    if bypass is not None:
+        if bypass.valid:
+            decision, summary = Decision.BYPASSED, bypass.reason
+        elif decision is not Decision.APPROVED:
+            decision, summary = Decision.FAILED, bypass.reason
     return Evaluation(
         decision,
         summary,
@@ -62,7 +93,35 @@ def evaluate(
         gates=tuple(gates),
         rejections=tuple(rejections),
         ignored=tuple(ignored),
+        bypass=bypass,
     )
+
+
+def _escalated(stage: StageRequirement) -> StageRequirement:
+    extra = tuple(r for r in stage.escalate_to if r not in stage.roles)
+    return replace(stage, roles=stage.roles + extra)
+
+
+def _apply_timeouts(
+    results: Sequence[StageResult], timings: Sequence[StageTimeout | None]
+) -> list[StageResult]:
+    """Attach each stage's clock; an expired auto-approve stage counts as approved."""
+    out: list[StageResult] = []
+    active_seen = False
+    for result, timing in zip(results, timings, strict=True):
+        missing = 0 if timing is not None and timing.action == "auto-approve" else result.missing
+        if result.status is StageStatus.REJECTED:
+            status = StageStatus.REJECTED
+        elif missing == 0:
+            status = StageStatus.APPROVED
+        elif not active_seen:
+            status = StageStatus.ACTIVE
+        else:
+            status = StageStatus.WAITING
+        if missing > 0:
+            active_seen = True
+        out.append(replace(result, status=status, missing=missing, timeout=timing))
+    return out
 
 
 def _count_reviews(
@@ -76,6 +135,7 @@ def _count_reviews(
     rejections: list[str] = []
     rejected_stages: set[int] = set()
     pushers: frozenset[str] | None = None
+    times: dict[str, datetime | None] = {}
     for login, review in sorted(latest_reviews(pr.reviews()).items()):
         if review.state not in ("APPROVED", "CHANGES_REQUESTED"):
             continue
@@ -107,6 +167,7 @@ def _count_reviews(
             ignored.append(IgnoredReview(login, "approved an older commit with other changes"))
             continue
         eligible[login] = stage_ids
+        times[login] = review.submitted_at
         for i, role in stage_roles:
             if role is not None:
                 roles_of[(login, i)] = role
@@ -114,7 +175,9 @@ def _count_reviews(
     results = []
     active_seen = False
     for i, stage in enumerate(stages):
-        approvals = tuple(CountedApproval(login, roles_of[(login, i)]) for login in assigned[i])
+        approvals = tuple(
+            CountedApproval(login, roles_of[(login, i)], times.get(login)) for login in assigned[i]
+        )
         missing = stage.required - len(approvals)
         if i in rejected_stages:
             status = StageStatus.REJECTED
@@ -139,6 +202,12 @@ def _decide(
     if rejections:
         who = ", ".join(f"@{login}" for login in rejections)
         return Decision.REJECTED, f"changes requested by {who}"
+    expired = next(
+        (s for s in stages if s.timeout is not None and s.timeout.action == "reject"), None
+    )
+    if expired is not None:
+        hours = f"{expired.stage.timeout_hours:g}h"
+        return Decision.REJECTED, f"{expired.stage.name} expired after {hours} without approval"
     failed = [g for g in gates if g.status is GateStatus.FAILED]
     if failed:
         return Decision.FAILED, f"gate {failed[0].name}: {failed[0].message}"

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from flaggate.diff import Change
+
+if TYPE_CHECKING:
+    from flaggate.policy.emergency import Bypass
 
 
 class Decision(StrEnum):
@@ -70,6 +75,10 @@ class StageRequirement:
     source: str = "stage"
     """``stage`` (a named ApprovalStages stage), ``rule`` (a rule's own requirement) or
     ``default`` (no rule matched): a rule and a stage may share a name, never an identity."""
+    timeout_hours: float | None = None
+    on_timeout: str | None = None
+    """``escalate``, ``reject`` or ``auto-approve`` once ``timeout_hours`` have passed."""
+    escalate_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,19 @@ class CountedApproval:
 
     login: str
     role: str
+    at: datetime | None = None
+    """When the review was submitted."""
+
+
+@dataclass(frozen=True)
+class StageTimeout:
+    """A stage's clock: active since when, its deadline, and what its expiry did."""
+
+    active_since: datetime
+    deadline: datetime | None
+    expired: bool
+    action: str | None = None
+    """``escalate``, ``reject`` or ``auto-approve`` when expired."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +110,13 @@ class StageResult:
     status: StageStatus
     approvals: tuple[CountedApproval, ...]
     missing: int
+    timeout: StageTimeout | None = None
+    """Set while the stage is (or was, when auto-approved) the one waited on."""
+
+    @property
+    def auto_approved(self) -> bool:
+        """Approved by its timeout rather than by people."""
+        return self.timeout is not None and self.timeout.action == "auto-approve"
 
 
 @dataclass(frozen=True)
@@ -122,6 +151,8 @@ class Evaluation:
     rejections: tuple[str, ...] = ()
     ignored: tuple[IgnoredReview, ...] = ()
     errors: tuple[str, ...] = field(default_factory=tuple)
+    bypass: Bypass | None = None
+    """The emergency-label bypass, valid or not, when the label is on the pull request."""
 
     @classmethod
     def invalid(cls, errors: list[str]) -> Evaluation:

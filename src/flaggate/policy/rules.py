@@ -87,6 +87,9 @@ def requirements(rule: Rule | None, index: int, policies: PolicySet) -> list[Sta
                 stage.requiredApprovers,
                 stage.approverRoles,
                 (rule.name,),
+                timeout_hours=stage.timeoutHours,
+                on_timeout=stage.onTimeout,
+                escalate_to=stage.escalateTo,
             )
             for stage in (policies.stages[name] for name in approval.stages)
         ]

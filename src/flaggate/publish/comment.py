@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from flaggate.model.policy import RoleBinding
 from flaggate.policy.result import Decision, Evaluation, GateStatus, StageResult, StageStatus
 from flaggate.publish.audience import audience
-from flaggate.render import MARKERS, markdown_change_row
+from flaggate.render import MARKERS, markdown_change_row, timeout_note
 from flaggate.render import md as _md
 
 MARKER = "<!-- flaggate:sticky-comment -->"
@@ -47,10 +47,15 @@ class CommentState:
     """Facts kept in the comment between runs (hidden), so that writes happen once."""
 
     requested: tuple[str, ...] = ()
+    notices: tuple[str, ...] = ()
+    """Keys of one-time notices already given (stage timeouts, bypass alerts)."""
 
     def to_html(self) -> str:
-        data = json.dumps({"requested": list(self.requested)}, separators=(",", ":"))
-        return f"<!-- flaggate:state {data} -->"
+        data: dict[str, list[str]] = {"requested": list(self.requested)}
+        if self.notices:
+            data["notices"] = list(self.notices)
+        text = json.dumps(data, separators=(",", ":")).replace("--", "\\u002d-")
+        return f"<!-- flaggate:state {text} -->"
 
     @classmethod
     def parse(cls, body: str | None) -> CommentState:
@@ -60,8 +65,11 @@ class CommentState:
             return cls()
         try:
             data = json.loads(match.group(1))
-            return cls(tuple(str(item) for item in data.get("requested", [])))
-        except (ValueError, AttributeError):
+            return cls(
+                tuple(str(item) for item in data.get("requested", [])),
+                tuple(str(item) for item in data.get("notices", [])),
+            )
+        except (ValueError, AttributeError, TypeError):
             return cls()
 
 
@@ -95,6 +103,7 @@ def _render(
         _md(evaluation.summary),
         "",
     ]
+    lines += _bypass(evaluation)
     lines += _changes(evaluation, max_rows)
     lines += _stages(evaluation.stages, roles)
     lines += _gates(evaluation)
@@ -117,6 +126,13 @@ def next_action(evaluation: Evaluation, roles: Mapping[str, RoleBinding]) -> str
     if decision is Decision.REJECTED:
         who = ", ".join(f"@{login}" for login in evaluation.rejections)
         return f"address the changes requested by {who}, then ask them to approve."
+    if decision is Decision.FAILED and evaluation.bypass and not evaluation.bypass.valid:
+        return (
+            f"fix the emergency bypass (see above), or remove the `{evaluation.bypass.label}` "
+            "label and get the approvals below."
+        )
+    if decision is Decision.BYPASSED:
+        return "ready to merge under the emergency bypass; a post-incident review follows."
     if decision is Decision.FAILED:
         if not any(g.status is GateStatus.FAILED for g in evaluation.gates):
             return (
@@ -170,6 +186,9 @@ def _stages(stages: Sequence[StageResult], roles: Mapping[str, RoleBinding]) -> 
         approved = ", ".join(f"@{a.login} ({a.role})" for a in stage.approvals) or "—"
         if stage.missing:
             approved += f"; {stage.missing} more needed"
+        note = timeout_note(stage)
+        if note:
+            approved += f" ({note})"
         needs = f"{stage.stage.required} of {', '.join(stage.stage.roles)}"
         lines.append(
             f"| {MARKERS[stage.status]} | {stage.stage.name} | {needs} | {who} | {approved} |"
@@ -189,6 +208,40 @@ def _stages(stages: Sequence[StageResult], roles: Mapping[str, RoleBinding]) -> 
         "",
     ]
     return lines
+
+
+def _bypass(evaluation: Evaluation) -> list[str]:
+    bypass = evaluation.bypass
+    if bypass is None:
+        return []
+    note = bypass.note
+    if not bypass.valid:
+        return [
+            "### ⛔ Emergency bypass refused",
+            "",
+            _md(bypass.reason),
+            "",
+            "Normal approval applies. A bypass needs the `"
+            + _md(bypass.label)
+            + "` label added by someone holding one of the bypass roles, and `Incident: <ID>`, "
+            "`Severity: <level>` and `Justification: <why>` lines in the description.",
+            "",
+        ]
+    return [
+        "### 🚨 Emergency bypass",
+        "",
+        f"@{bypass.actor} ({bypass.role}) bypassed approval for **{_md(note.incident or '')}** "
+        f"({_md(note.severity or '')}).",
+        "",
+        f"> {_md(note.justification or '')}",
+        "",
+        "Owed after the merge (a follow-up issue tracks them):",
+        "",
+        "- retroactive approval of this pull request by the stages below (approve it even "
+        "after it merged);",
+        "- a post-incident review with findings and action items.",
+        "",
+    ]
 
 
 def _gates(evaluation: Evaluation) -> list[str]:

@@ -65,3 +65,15 @@ class PullRequest(Protocol):
     def review_is_current(self, review: Review) -> bool:
         """Whether the change set at the reviewed commit equals the one at head."""
         ...
+
+    def body(self) -> str:
+        """The pull request's description (empty when there is none)."""
+        ...
+
+    def label_actor(self, label: str) -> str | None:
+        """Who added ``label`` most recently (None when unknown)."""
+        ...
+
+    def opened_at(self) -> datetime | None:
+        """When the pull request was opened (None offline: no stage timeouts then)."""
+        ...

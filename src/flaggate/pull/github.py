@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import cached_property
 
 from github import GithubException, UnknownObjectException
+from github.IssueEvent import IssueEvent
+from github.PaginatedList import PaginatedList
 from github.PullRequest import PullRequest as GithubPull
 
 from flaggate.github.api import explain
@@ -42,6 +45,8 @@ class GitHubPullRequest:
         self._members: dict[tuple[str, str], bool] = {}
         self._team_lists: dict[str, frozenset[str]] = {}
         self._fingerprints: dict[str, str | None] = {}
+        self.clock_start: datetime | None = None
+        """The head commit's time, when known (see :meth:`opened_at`)."""
 
     def author(self) -> str | None:
         return self.pull.user.login if self.pull.user else None
@@ -101,6 +106,36 @@ class GitHubPullRequest:
         if login in binding.users:
             return True
         return any(self._is_member(team, login) for team in binding.teams)
+
+    def body(self) -> str:
+        return self.pull.body or ""
+
+    def label_actor(self, label: str) -> str | None:
+        events = PaginatedList(
+            IssueEvent, self.pull.requester, f"{self.pull.issue_url}/events", None
+        )
+        actor = None
+        try:
+            for event in events:
+                if (
+                    event.event == "labeled"
+                    and event.label is not None
+                    and event.label.name == label
+                ):
+                    actor = event.actor.login if event.actor is not None else None
+        except GithubException as exc:
+            raise explain(
+                exc, "reading the pull request's label events", "'Issues: read'"
+            ) from None
+        return actor
+
+    def opened_at(self) -> datetime | None:
+        """When the first stage's clock started: the pull request's opening, or the head
+        commit's time when that is later (a new push restarts the clock)."""
+        opened = self.pull.created_at
+        if self.clock_start is not None and (opened is None or self.clock_start > opened):
+            return self.clock_start
+        return opened
 
     def review_is_current(self, review: Review) -> bool:
         sha = review.commit_sha

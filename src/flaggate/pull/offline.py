@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from flaggate.errors import UsageError
 from flaggate.gates.checks import CheckReport, from_check_run
@@ -53,6 +54,8 @@ class OfflinePullRequest:
     author_login: str | None = None
     label_names: frozenset[str] = frozenset()
     base_branch: str | None = None
+    description: str = ""
+    label_actors: dict[str, SimulatedReview] = field(default_factory=dict)
 
     def author(self) -> str | None:
         return self.author_login
@@ -75,9 +78,19 @@ class OfflinePullRequest:
     def holds_role(self, login: str, role: str) -> bool:
         return any(
             role in item.roles
-            for item in (*self.approvals, *self.change_requests)
+            for item in (*self.approvals, *self.change_requests, *self.label_actors.values())
             if item.login == login
         )
 
     def review_is_current(self, review: Review) -> bool:
         return True
+
+    def body(self) -> str:
+        return self.description
+
+    def label_actor(self, label: str) -> str | None:
+        actor = self.label_actors.get(label)
+        return actor.login if actor is not None else None
+
+    def opened_at(self) -> datetime | None:
+        return None

@@ -1,0 +1,1 @@
+"""Post-incident accountability for emergency bypasses: the follow-up issue and its state."""
