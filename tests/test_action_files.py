@@ -26,7 +26,12 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from flaggate.github.event import COMMIT_EVENTS, PULL_REQUEST_ACTIONS, REVIEW_ACTIONS
+from flaggate.github.event import (
+    COMMIT_EVENTS,
+    PULL_REQUEST_ACTIONS,
+    REVIEW_ACTIONS,
+    SWEEP_EVENTS,
+)
 from flaggate.model.settings import Settings
 from tests.fakes.github import FakeGitHub
 from tests.github_env import (
@@ -389,13 +394,17 @@ def test_no_expression_inside_a_run_script(path: Path) -> None:
 
 def test_workflow_triggers_match_what_flaggate_acts_on() -> None:
     on = load_workflow()["on"]
-    assert set(on) == {"pull_request", "pull_request_review"} | COMMIT_EVENTS
+    assert (
+        set(on) == {"pull_request", "pull_request_review", "issues"} | COMMIT_EVENTS | SWEEP_EVENTS
+    )
+    assert on["issues"]["types"] == ["closed"]
+    assert on["schedule"] == [{"cron": "17 * * * *"}]
     assert set(on["pull_request"]["types"]) == PULL_REQUEST_ACTIONS
     assert set(on["pull_request_review"]["types"]) == REVIEW_ACTIONS
     # Check events re-evaluate once a check is finished (status events have no types).
-    for name in COMMIT_EVENTS - {"status"}:
+    for name in COMMIT_EVENTS - {"status", "schedule", "workflow_dispatch"}:
         assert on[name]["types"] == ["completed"], name
-    assert on["status"] is None
+    assert on["status"] is None and on["workflow_dispatch"] is None
 
 
 def test_workflow_permissions_are_least_privilege() -> None:
@@ -407,6 +416,7 @@ def test_workflow_permissions_are_least_privilege() -> None:
         "pull-requests": "write",
         "statuses": "write",
         "checks": "read",
+        "issues": "write",
     }
     text = WORKFLOW.read_text()
     for permission in job["permissions"]:

@@ -186,6 +186,13 @@ def to_text(
         lines.append(paint("Gates", "1"))
         lines += [f"  {g.status.value:<7} {g.name}: {g.message}" for g in evaluation.gates]
         lines.append("")
+    if evaluation.bypass is not None:
+        bypass = evaluation.bypass
+        lines.append(paint("Emergency bypass", "1"))
+        lines.append(f"  {'valid' if bypass.valid else 'refused'}: {bypass.reason}")
+        if bypass.valid:
+            lines.append(f"  justification: {bypass.note.justification}")
+        lines.append("")
     if evaluation.ignored:
         lines.append(paint("Reviews not counted", "1"))
         lines += [f"  {i.login}: {i.reason}" for i in evaluation.ignored]
