@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -256,6 +257,38 @@ def merged_pull_webhook() -> dict[str, Any]:
 
 def simple_pull() -> tuple[str, Any]:
     return cassette("PullRequest_create_review_requests", "POST", r"/requested_reviewers$")
+
+
+def webhook_issues() -> list[tuple[str, Any]]:
+    """The ``issue`` of every ``issue_comment`` payload (most have an assignee), without the
+    ``draft`` webhooks give an issue (REST gives it only to pull requests)."""
+    return [
+        (
+            f"webhook issue_comment/{p.name} issue",
+            samples.without(json.loads(p.read_text())["issue"], {"draft"}),
+        )
+        for p in samples.webhook_files("issue_comment")
+    ]
+
+
+INCIDENT = {
+    "title": "Post-incident review",
+    "body": "INC-1",
+    "labels": ["incident"],
+    "assignees": ["alice"],
+}
+
+
+def incident_issue(client: httpx.Client) -> None:
+    """Issue 8 (``INCIDENT``) exists: created by the first call."""
+    if client.get(f"{REPO}/issues/8").status_code == 404:
+        assert client.post(f"{REPO}/issues", json=INCIDENT).json()["number"] == 8
+
+
+def set_incident_issue(client: httpx.Client, *changes: dict[str, Any]) -> None:
+    incident_issue(client)
+    for change in changes:
+        assert client.patch(f"{REPO}/issues/8", json=change).status_code == 200
 
 
 REVIEWERS = {"reviewers": ["dave"], "team_reviewers": ["tech-leads"]}
@@ -508,9 +541,80 @@ SHAPE_CASES = [
         "create issue",
         "POST",
         f"{REPO}/issues",
-        lambda: [*embedded_issues(pull=False), cassette("Issue_comments", "GET", r"/issues/187$")],
-        body={"title": "Post-incident review", "body": "INC-1", "labels": ["incident"]},
+        lambda: [
+            *embedded_issues(pull=False),
+            cassette("Issue_comments", "GET", r"/issues/187$"),
+            *webhook_issues(),
+        ],
+        body=INCIDENT,
         status=201,
+    ),
+    ShapeCase(
+        "issue list (a pull request first)",
+        "GET",
+        f"{REPO}/issues?state=all",
+        lambda: embedded_issues(pull=True),
+        first,
+    ),
+    ShapeCase(
+        "issue list (an assigned issue)",
+        "GET",
+        f"{REPO}/issues?labels=incident",
+        lambda: [*embedded_issues(pull=False), *webhook_issues()],
+        first,
+        setup=incident_issue,
+    ),
+    ShapeCase(
+        "update issue",
+        "PATCH",
+        f"{REPO}/issues/8",
+        lambda: [
+            *embedded_issues(pull=False),
+            cassette("Issue_comments", "GET", r"/issues/187$"),
+            *webhook_issues(),
+        ],
+        body={"state": "closed", "state_reason": "not_planned", "labels": ["incident", "sev2"]},
+        setup=incident_issue,
+    ),
+    ShapeCase(
+        "assigned event",
+        "GET",
+        f"{REPO}/issues/8/events",
+        lambda: events_of_type("assigned"),
+        of_event("assigned"),
+        setup=incident_issue,
+    ),
+    ShapeCase(
+        "unassigned event",
+        "GET",
+        f"{REPO}/issues/8/events",
+        lambda: events_of_type("unassigned"),
+        of_event("unassigned"),
+        setup=lambda client: set_incident_issue(client, {"assignees": []}),
+    ),
+    ShapeCase(
+        "closed event",
+        "GET",
+        f"{REPO}/issues/8/events",
+        lambda: events_of_type("closed"),
+        of_event("closed"),
+        setup=lambda client: set_incident_issue(client, {"state": "closed"}),
+    ),
+    ShapeCase(
+        "reopened event",
+        "GET",
+        f"{REPO}/issues/8/events",
+        lambda: events_of_type("reopened"),
+        of_event("reopened"),
+        setup=lambda client: set_incident_issue(client, {"state": "closed"}, {"state": "open"}),
+    ),
+    ShapeCase(
+        "timeline closed",
+        "GET",
+        f"{REPO}/issues/8/timeline",
+        partial(timeline_items, "closed"),
+        of_event("closed"),
+        setup=lambda client: set_incident_issue(client, {"state": "closed"}),
     ),
     ShapeCase(
         "check runs",
@@ -849,6 +953,286 @@ def test_update_pull_moves_head_and_merges(fake: FakeGitHub, client: httpx.Clien
     )
     assert client.get(f"{REPO}/pulls").json() == []
     assert [p["number"] for p in client.get(f"{REPO}/pulls?state=closed").json()] == [7, 6]
+    assert merged["merged_at"] is not None
+    assert merged["merged_by"]["login"] == "alice"
+    issue = client.get(f"{REPO}/issues/7").json()
+    assert issue["pull_request"]["merged_at"] == merged["merged_at"]
+    assert (issue["state"], issue["closed_by"]["login"], issue["state_reason"]) == (
+        "closed",
+        "alice",
+        None,  # a closed pull request has no state_reason
+    )
+
+
+# --- issues -----------------------------------------------------------------------------------
+
+
+def logins(users: list[dict[str, Any]]) -> list[str]:
+    return [user["login"] for user in users]
+
+
+def numbers(reply: httpx.Response) -> list[int]:
+    assert reply.status_code == 200, reply.text
+    return [item["number"] for item in reply.json()]
+
+
+def event_summary(fake: FakeGitHub, number: int) -> list[tuple[str, str, str | None]]:
+    """``(event, actor, label / assignee / state_reason)`` of every event of ``number``."""
+    summary = []
+    for event in fake.events("acme", "flags", number):
+        detail = (event.get("label") or {}).get("name") or (event.get("assignee") or {}).get(
+            "login"
+        )
+        summary.append(
+            (event["event"], event["actor"]["login"], detail or event.get("state_reason"))
+        )
+    return summary
+
+
+def test_create_issue_assigns_and_creates_missing_labels(
+    fake: FakeGitHub, client: httpx.Client
+) -> None:
+    flags_label = client.get(f"{REPO}/pulls/7").json()["labels"][0]
+    body = {
+        "title": "Follow up INC-7",
+        "labels": ["incident", {"name": "FLAGS"}],  # names or objects; names ignore case
+        "assignees": ["alice", "dave", "alice"],
+    }
+    created = client.post(f"{REPO}/issues", json=body)
+    assert created.status_code == 201, created.text
+    issue = created.json()
+    assert created.headers["location"] == issue["url"] == f"{fake.url}{REPO}/issues/8"
+    assert issue["assignee"]["login"] == "alice"
+    assert logins(issue["assignees"]) == ["alice", "dave"]
+    assert [label["name"] for label in issue["labels"]] == ["incident", "flags"]
+    assert issue["labels"][1]["id"] == flags_label["id"]  # the existing label, not a new one
+    assert (issue["state"], issue["closed_at"], issue["state_reason"]) == ("open", None, None)
+    listed = fake.issues("acme", "flags")
+    assert [logins(i["assignees"]) for i in listed] == [["alice", "dave"]]
+    assert fake.issue("acme", "flags", 8) == client.get(f"{REPO}/issues/8").json()
+    bot = "github-actions[bot]"
+    assert event_summary(fake, 8) == [
+        ("labeled", bot, "incident"),
+        ("labeled", bot, "flags"),
+        ("assigned", bot, "alice"),
+        ("assigned", bot, "dave"),
+    ]
+    assigned = fake.events("acme", "flags", 8)[2]
+    assert assigned["assigner"]["login"] == bot
+
+    single = client.post(f"{REPO}/issues", json={"title": "Old client", "assignee": "erin"})
+    assert (single.json()["assignee"]["login"], logins(single.json()["assignees"])) == (
+        "erin",
+        ["erin"],
+    )
+    plain = client.post(f"{REPO}/issues", json={"title": "Nobody"}).json()
+    assert (plain["assignee"], plain["assignees"], plain["labels"]) == (None, [], [])
+    for bad in ({"title": "x", "assignees": "alice"}, {"title": "x", "labels": "a"}, {"body": "x"}):
+        assert client.post(f"{REPO}/issues", json=bad).status_code == 422
+
+
+def test_list_issues_filters_and_sorts_like_github(fake: FakeGitHub, client: httpx.Client) -> None:
+    fake.add_issue(
+        "acme",
+        "flags",
+        "INC-1 follow-up",
+        labels=["incident", "sev1"],
+        assignees=["alice"],
+        created_at="2026-01-06T09:00:00Z",
+    )
+    fake.add_issue(
+        "acme",
+        "flags",
+        "INC-0 follow-up",
+        labels=["incident"],
+        state="closed",
+        created_at="2026-01-07T09:00:00Z",
+    )
+    fake.add_issue("acme", "flags", "Chore", author="erin", created_at="2026-01-08T09:00:00Z")
+    url = f"{REPO}/issues"
+    default = client.get(url)
+    assert numbers(default) == [10, 8, 7]  # open only, newest first, pull requests included
+    items = {item["number"]: item for item in default.json()}
+    assert "pull_request" in items[7] and "pull_request" not in items[8]
+    assert all("closed_by" not in item for item in default.json())  # single issues only
+    assert numbers(client.get(url, params={"state": "closed"})) == [9, 6]
+    assert numbers(client.get(url, params={"state": "all"})) == [10, 9, 8, 7, 6]
+    assert numbers(client.get(url, params={"state": "all", "direction": "asc"})) == [
+        6,
+        7,
+        8,
+        9,
+        10,
+    ]
+    assert numbers(client.get(url, params={"labels": "incident"})) == [8]
+    assert numbers(client.get(url, params={"labels": "incident", "state": "all"})) == [9, 8]
+    assert numbers(client.get(url, params={"labels": "incident,sev1", "state": "all"})) == [8]
+    assert numbers(client.get(url, params={"labels": "INCIDENT, sev1"})) == [8]
+    assert numbers(client.get(url, params={"labels": "incident,missing"})) == []
+    assert numbers(client.get(url, params={"labels": "flags", "state": "all"})) == [7]
+    assert numbers(client.get(url, params={"assignee": "alice"})) == [8]
+    assert numbers(client.get(url, params={"assignee": "*"})) == [8]
+    assert numbers(client.get(url, params={"assignee": "none"})) == [10, 7]
+    assert numbers(client.get(url, params={"creator": "erin"})) == [10]
+    since = {"state": "all", "since": "2026-01-07T00:00:00Z"}
+    assert numbers(client.get(url, params=since)) == [10, 9]
+    assert client.get("/repos/acme/nope/issues").status_code == 404
+
+
+def test_list_issues_paginates(fake: FakeGitHub, client: httpx.Client) -> None:
+    start = datetime(2026, 2, 1, tzinfo=UTC)
+    for i in range(65):
+        fake.add_issue(
+            "acme",
+            "flags",
+            f"Follow-up {i}",
+            labels=["follow-up"],
+            created_at=start + timedelta(minutes=i),
+        )
+    url = f"{fake.url}{REPO}/issues"
+    first_page = client.get(f"{REPO}/issues", params={"labels": "follow-up"})
+    assert numbers(first_page) == list(range(72, 42, -1))
+    assert first_page.headers["link"] == (
+        f'<{url}?labels=follow-up&page=2>; rel="next", <{url}?labels=follow-up&page=3>; rel="last"'
+    )
+    walked: list[int] = []
+    next_url: str | None = f"{url}?labels=follow-up&per_page=20"
+    while next_url:
+        reply = client.get(next_url)
+        walked += numbers(reply)
+        next_url = reply.links.get("next", {}).get("url")
+    assert walked == list(range(72, 7, -1))
+    last = client.get(f"{REPO}/issues", params={"labels": "follow-up", "page": 3})
+    assert len(last.json()) == 5
+    assert 'rel="next"' not in last.headers["link"]
+
+    gh = pygithub(fake, per_page=50, lazy=True)
+    fake.reset_calls()
+    issues = list(gh.get_repo("acme/flags").get_issues(state="all", labels=["follow-up"]))
+    assert [i.number for i in issues] == list(range(72, 7, -1))
+    assert len(fake.calls) == 2
+    everything = list(gh.get_repo("acme/flags").get_issues(state="all"))
+    assert len(everything) == 67
+    assert [i.number for i in everything[-2:]] == [7, 6]
+    assert everything[-1].pull_request is not None
+
+
+def test_update_issue_edits_closes_and_reopens(fake: FakeGitHub, client: httpx.Client) -> None:
+    fake.add_issue("acme", "flags", "INC-7", labels=["incident"], assignees=["alice"])
+    url = f"{REPO}/issues/8"
+    before = client.get(url).json()
+    edit = {"title": "INC-7 review", "body": "Done", "labels": ["incident", "resolved"]}
+    edited = client.patch(url, json={**edit, "assignees": ["dave"]})
+    assert edited.status_code == 200, edited.text
+    issue = edited.json()
+    assert (issue["title"], issue["body"], issue["assignee"]["login"]) == (
+        "INC-7 review",
+        "Done",
+        "dave",
+    )
+    assert [label["name"] for label in issue["labels"]] == ["incident", "resolved"]
+    assert issue["updated_at"] >= before["updated_at"]
+    bot = "github-actions[bot]"
+    assert event_summary(fake, 8) == [
+        ("labeled", bot, "resolved"),
+        ("unassigned", bot, "alice"),
+        ("assigned", bot, "dave"),
+    ]
+
+    closed = client.patch(url, json={"state": "closed"}).json()
+    assert (closed["state"], closed["state_reason"], closed["closed_by"]["login"]) == (
+        "closed",
+        "completed",
+        bot,
+    )
+    assert closed["closed_at"] is not None
+    assert event_summary(fake, 8)[-1] == ("closed", bot, "completed")
+    again = client.patch(url, json={"state": "closed", "state_reason": "not_planned"}).json()
+    assert (again["state_reason"], len(fake.events("acme", "flags", 8))) == ("completed", 4)
+    assert client.patch(url, json={"state_reason": "not_planned"}).json()["state_reason"] == (
+        "completed"  # ignored without a change of state
+    )
+
+    reopened = client.patch(url, json={"state": "open"}).json()
+    assert (reopened["state"], reopened["closed_at"], reopened["closed_by"]) == ("open", None, None)
+    assert reopened["state_reason"] == "reopened"
+    assert event_summary(fake, 8)[-1] == ("reopened", bot, "reopened")
+    not_planned = client.patch(url, json={"state": "closed", "state_reason": "not_planned"})
+    assert not_planned.json()["state_reason"] == "not_planned"
+    assert [e["event"] for e in fake.events("acme", "flags", 8)][-3:] == [
+        "closed",
+        "reopened",
+        "closed",
+    ]
+    timeline = [item["event"] for item in client.get(f"{url}/timeline").json()]
+    assert timeline[-3:] == ["closed", "reopened", "closed"]
+    assert client.get(url).json() == not_planned.json()
+    cleared = client.patch(url, json={"labels": [], "assignees": []}).json()
+    assert (cleared["labels"], cleared["assignee"], cleared["assignees"]) == ([], None, [])
+
+    for bad in ({"state": "done"}, {"title": ""}, {"labels": "x"}, {"state_reason": "later"}):
+        reply = client.patch(url, json=bad)
+        assert (reply.status_code, reply.json()["message"]) == (422, "Validation Failed"), bad
+    assert client.patch(f"{REPO}/issues/99", json={"state": "closed"}).status_code == 404
+    closed_pull = client.patch(f"{REPO}/issues/7", json={"state": "closed"}).json()
+    assert (closed_pull["state"], closed_pull["state_reason"]) == ("closed", None)
+    assert client.get(f"{REPO}/pulls/7").json()["state"] == "closed"
+
+
+def test_close_issue_and_issue_helpers(fake: FakeGitHub, client: httpx.Client) -> None:
+    added = fake.add_issue("acme", "flags", "INC-9", number=20, author="erin", body="Why?")
+    assert (added["number"], added["user"]["login"], fake.events("acme", "flags", 20)) == (
+        20,
+        "erin",
+        [],
+    )
+    with pytest.raises(ValueError):
+        fake.add_issue("acme", "flags", "Again", number=20)
+    closed = fake.close_issue("acme", "flags", 20, actor="paula", state_reason="not_planned")
+    assert (closed["state"], closed["state_reason"], closed["closed_by"]["login"]) == (
+        "closed",
+        "not_planned",
+        "paula",
+    )
+    assert fake.issue("acme", "flags", 20) == client.get(f"{REPO}/issues/20").json() == closed
+    assert event_summary(fake, 20) == [("closed", "paula", "not_planned")]
+    fake.close_issue("acme", "flags", 20)  # closed already: nothing changes
+    assert len(fake.events("acme", "flags", 20)) == 1
+    with pytest.raises(ValueError):
+        fake.close_issue("acme", "flags", 20, state_reason="later")
+    pull = fake.close_issue("acme", "flags", 7)
+    assert (pull["state"], pull["state_reason"], "pull_request" in pull) == ("closed", None, True)
+    assert event_summary(fake, 7)[-1] == ("closed", "github-actions[bot]", None)
+    old = fake.add_issue("acme", "flags", "Old", state="closed", created_at="2026-01-01T00:00:00Z")
+    assert (old["number"], old["closed_at"], old["state_reason"]) == (
+        21,
+        "2026-01-01T00:00:00Z",
+        "completed",
+    )
+
+
+def test_pygithub_files_and_closes_a_follow_up_issue(fake: FakeGitHub) -> None:
+    repo = pygithub(fake, lazy=True).get_repo("acme/flags")
+    issue = repo.create_issue(
+        "Follow up INC-7", "Remove the kill switch", labels=["incident"], assignees=["alice"]
+    )
+    assert [u.login for u in issue.assignees] == ["alice"]
+    assert issue.raw_data["assignee"]["login"] == "alice"  # PyGithub deprecates .assignee
+    assert [i.number for i in repo.get_issues(labels=["incident"])] == [issue.number]
+    issue.edit(state="closed", state_reason="not_planned")
+    assert (issue.state, issue.state_reason) == ("closed", "not_planned")
+    assert issue.closed_by is not None and issue.closed_by.login == "github-actions[bot]"
+    assert list(repo.get_issues(labels=["incident"])) == []
+    closed = repo.get_issues(state="closed", labels=["incident"])
+    assert [i.number for i in closed] == [issue.number]
+    assert [e.event for e in repo.get_issue(issue.number).get_events()] == [
+        "labeled",
+        "assigned",
+        "closed",
+    ]
+    issue.edit(state="open")
+    assert (issue.state, issue.state_reason) == ("open", "reopened")
+    assert issue.closed_at is None
 
 
 def test_github_quirks(fake: FakeGitHub, client: httpx.Client) -> None:

@@ -65,6 +65,8 @@ cannot link to an account (the REST object then has ``author``/``committer`` ``n
 
 _REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED")
 _STATUS_STATES = ("error", "failure", "pending", "success")
+_ISSUE_STATES = ("open", "closed")
+_STATE_REASONS = ("completed", "not_planned", "duplicate", "reopened")
 _PR_COMMITS_CAP = 250  # GET /pulls/{n}/commits lists at most 250 commits
 _PR_FILES_CAP = 3000  # GET /pulls/{n}/files lists at most 3000 files
 _RATE_LIMIT = 5000
@@ -179,6 +181,8 @@ class _Event:
     label: str | None = None
     reviewer: str | None = None
     team: str | None = None
+    assignee: str | None = None
+    state_reason: str | None = None
 
 
 @dataclass
@@ -236,6 +240,9 @@ class _Issue:
     updated_at: str
     closed_at: str | None = None
     pull: _Pull | None = None
+    assignees: list[str] = field(default_factory=list)
+    state_reason: str | None = None
+    closed_by: str | None = None
 
 
 @dataclass
@@ -481,7 +488,7 @@ class FakeGitHub:
                 issue.closed_at = created
             if merged:
                 pull.merged, pull.merged_at = True, created
-                pull.merged_by = merged_by or author
+                pull.merged_by = issue.closed_by = merged_by or author
                 pull.merge_commit_sha = merge_commit_sha or _fake_sha("merge", owner, repo, number)
             the_repo.issues[number] = issue
             return self._render_pull(the_repo, issue)
@@ -516,12 +523,84 @@ class FakeGitHub:
                 pull.draft = draft
             if state is not None:
                 issue.state, issue.closed_at = state, (now if state == "closed" else None)
+                if state == "open":
+                    issue.closed_by = None
             if merged_by is not None:
+                self._user(merged_by)
                 pull.merged, pull.merged_at, pull.merged_by = True, now, merged_by
                 pull.merge_commit_sha = merge_commit_sha or _fake_sha("merge", owner, repo, number)
-                issue.state, issue.closed_at = "closed", now
+                issue.state, issue.closed_at, issue.closed_by = "closed", now, merged_by
             issue.updated_at = now
             return self._render_pull(the_repo, issue)
+
+    def add_issue(
+        self,
+        owner: str,
+        repo: str,
+        title: str,
+        *,
+        number: int | None = None,
+        author: str | None = None,
+        body: str | None = None,
+        labels: Iterable[str] = (),
+        assignees: Iterable[str] = (),
+        state: Literal["open", "closed"] = "open",
+        state_reason: str | None = None,
+        created_at: Timestamp | None = None,
+    ) -> dict[str, Any]:
+        """Add issue ``number`` (default: the next free number) as if it already existed.
+
+        ``author`` defaults to :attr:`actor`. A closed issue is closed when created, by its
+        author, with ``state_reason`` (default ``completed``). No issue events are recorded
+        (use :meth:`close_issue` or the API for those). Returns the REST issue object.
+        """
+        with self._lock:
+            self.add_repo(owner, repo)
+            the_repo = self._repo(owner, repo)
+            number = number if number is not None else max(the_repo.issues, default=0) + 1
+            if number in the_repo.issues:
+                raise ValueError(f"{owner}/{repo}#{number} exists already")
+            login = author or self.actor
+            for user in (login, *assignees):
+                self._user(user)
+            created = _iso(created_at)
+            issue = _Issue(
+                number=number,
+                id=next(self._ids),
+                title=title,
+                body=body,
+                author=login,
+                labels=self._label_names(the_repo, labels),
+                state=state,
+                created_at=created,
+                updated_at=created,
+                assignees=list(dict.fromkeys(assignees)),
+            )
+            if state == "closed":
+                issue.closed_at, issue.closed_by = created, login
+                issue.state_reason = state_reason or "completed"
+            the_repo.issues[number] = issue
+            return self._render_issue(the_repo, issue)
+
+    def close_issue(
+        self,
+        owner: str,
+        repo: str,
+        number: int,
+        actor: str | None = None,
+        state_reason: str = "completed",
+    ) -> dict[str, Any]:
+        """Close issue (or pull request) ``number`` as ``actor`` (default :attr:`actor`) would
+        through the UI: sets ``closed_at``, ``closed_by`` and ``state_reason`` and records a
+        ``closed`` issue event. A pull request gets no ``state_reason`` (GitHub's is null).
+        Closing a closed issue changes nothing. Returns the REST issue object."""
+        if state_reason not in _STATE_REASONS:
+            raise ValueError(f"state_reason {state_reason!r} is not one of {_STATE_REASONS}")
+        with self._lock:
+            the_repo = self._repo(owner, repo)
+            issue = self._issue(the_repo, number)
+            self._set_issue_state(the_repo, issue, "closed", actor or self.actor, state_reason)
+            return self._render_issue(the_repo, issue)
 
     def add_review(
         self,
@@ -799,7 +878,8 @@ class FakeGitHub:
             return {"users": list(pull.requested_users), "teams": list(pull.requested_teams)}
 
     def issues(self, owner: str, repo: str) -> list[dict[str, Any]]:
-        """Issues that are not pull requests (e.g. created through the API), by number."""
+        """Issues that are not pull requests (e.g. created through the API), by number, as
+        REST issue objects (with ``labels``, ``assignees``, ``state``, ``state_reason``)."""
         with self._lock:
             the_repo = self._repo(owner, repo)
             return [
@@ -808,8 +888,16 @@ class FakeGitHub:
                 if i.pull is None
             ]
 
+    def issue(self, owner: str, repo: str, number: int) -> dict[str, Any]:
+        """Issue (or pull request) ``number`` as ``GET /repos/{owner}/{repo}/issues/{number}``
+        answers it."""
+        with self._lock:
+            the_repo = self._repo(owner, repo)
+            return self._render_issue(the_repo, self._issue(the_repo, number))
+
     def events(self, owner: str, repo: str, number: int) -> list[dict[str, Any]]:
-        """Issue events of ``number`` (labels, review requests), oldest first."""
+        """Issue events of ``number`` (labels, assignees, review requests, closing and
+        reopening), oldest first."""
         with self._lock:
             the_repo = self._repo(owner, repo)
             return [self._render_event(the_repo, e) for e in self._events_of(the_repo, number)]
@@ -894,6 +982,71 @@ class FakeGitHub:
         if any(t.members.get(login) == "active" for t in teams):
             return "MEMBER"
         return "CONTRIBUTOR"
+
+    # --- issue changes -------------------------------------------------------------------------
+
+    def _label_names(self, repo: _Repo, names: Iterable[str]) -> list[str]:
+        """``names`` deduplicated, each spelt as the repository's label of that name (label
+        names are case-insensitive); a name the repository lacks becomes a new label, as
+        GitHub creates it for a writer."""
+        known = {name.lower(): name for name in repo.label_ids}
+        result: list[str] = []
+        for name in names:
+            canonical = known.setdefault(name.lower(), name)
+            repo.label_ids.setdefault(canonical, next(self._ids))
+            if canonical not in result:
+                result.append(canonical)
+        return result
+
+    def _add_event(
+        self, repo: _Repo, number: int, name: str, actor: str, at: str | None = None, **fields: Any
+    ) -> None:
+        self._user(actor)
+        repo.events.append(_Event(next(self._ids), number, name, actor, at or _iso(), **fields))
+
+    def _set_labels(self, repo: _Repo, issue: _Issue, names: list[str], actor: str) -> None:
+        """Relabel ``issue``, recording a ``labeled``/``unlabeled`` event per change."""
+        for name in issue.labels:
+            if name not in names:
+                self._add_event(repo, issue.number, "unlabeled", actor, label=name)
+        for name in names:
+            if name not in issue.labels:
+                self._add_event(repo, issue.number, "labeled", actor, label=name)
+        issue.labels = names
+
+    def _set_assignees(self, repo: _Repo, issue: _Issue, logins: list[str], actor: str) -> None:
+        """Reassign ``issue``, recording an ``assigned``/``unassigned`` event per change."""
+        for login in issue.assignees:
+            if login not in logins:
+                self._add_event(repo, issue.number, "unassigned", actor, assignee=login)
+        for login in logins:
+            self._user(login)
+            if login not in issue.assignees:
+                self._add_event(repo, issue.number, "assigned", actor, assignee=login)
+        issue.assignees = logins
+
+    def _set_issue_state(
+        self, repo: _Repo, issue: _Issue, state: str, actor: str, reason: str | None = None
+    ) -> None:
+        """Close or reopen ``issue`` as GitHub does and record the ``closed``/``reopened``
+        event; nothing changes when it is in ``state`` already.
+
+        Closing sets ``closed_at``, ``closed_by`` and ``state_reason`` (``reason``, by default
+        ``completed``); reopening clears them and sets ``state_reason`` to ``reopened``. A pull
+        request's ``state_reason`` stays null, as GitHub's does."""
+        if state == issue.state:
+            return
+        now = _iso()
+        if state == "closed":
+            issue.closed_at, issue.closed_by = now, actor
+            reason = reason if reason in ("completed", "not_planned", "duplicate") else "completed"
+        else:
+            issue.closed_at = issue.closed_by = None
+            reason = "reopened"
+        issue.state, issue.updated_at = state, now
+        issue.state_reason = reason if issue.pull is None else None
+        event = "closed" if state == "closed" else "reopened"
+        self._add_event(repo, issue.number, event, actor, now, state_reason=issue.state_reason)
 
     # --- rendering (templates from real samples) ----------------------------------------------
 
@@ -1037,8 +1190,7 @@ class FakeGitHub:
             closed_at=issue.closed_at,
             merged_at=pull.merged_at,
             merge_commit_sha=pull.merge_commit_sha,
-            assignee=None,
-            assignees=[],
+            **self._render_assignees(issue),
             requested_reviewers=[self._render_user(u) for u in pull.requested_users],
             requested_teams=[
                 self._render_team(self._teams[(repo.owner, s)]) for s in pull.requested_teams
@@ -1192,8 +1344,9 @@ class FakeGitHub:
         return t
 
     def _render_event(self, repo: _Repo, event: _Event) -> dict[str, Any]:
-        is_label = event.label is not None
-        t = self._t.get("issue_event" if is_label else "review_request_event")
+        is_request = event.event in ("review_requested", "review_request_removed")
+        t = self._t.get("review_request_event" if is_request else "issue_event")
+        t.pop("label", None)
         t.update(
             id=event.id,
             node_id=_node_id(event.event.title().replace("_", "") + "Event", event.id),
@@ -1205,9 +1358,16 @@ class FakeGitHub:
             created_at=event.created_at,
             performed_via_github_app=None,
         )
+        # The keys of each kind come before performed_via_github_app, as GitHub orders them.
+        del t["performed_via_github_app"]
         if event.label is not None:
             t["label"] = {"name": event.label, "color": _label_color(event.label)}
-        else:
+        elif event.event in ("assigned", "unassigned"):
+            t["assignee"] = self._render_user(event.assignee or "")
+            t["assigner"] = self._render_user(event.actor)
+        elif event.event in ("closed", "reopened"):
+            t["state_reason"] = event.state_reason
+        elif is_request:
             t["review_requester"] = self._render_user(event.actor)
             if event.team is not None:
                 # No recording of a team request event: GitHub documents `requested_team`
@@ -1216,9 +1376,16 @@ class FakeGitHub:
                 t["requested_team"] = self._render_team(self._teams[(repo.owner, event.team)])
             else:
                 t["requested_reviewer"] = self._render_user(event.reviewer or "")
+        t["performed_via_github_app"] = None
         return t
 
-    def _render_issue(self, repo: _Repo, issue: _Issue) -> dict[str, Any]:
+    def _render_assignees(self, issue: _Issue) -> dict[str, Any]:
+        """``assignee`` (the first assignee, or null) and ``assignees``."""
+        users = [self._render_user(login) for login in issue.assignees]
+        return {"assignee": users[0] if users else None, "assignees": users}
+
+    def _render_issue(self, repo: _Repo, issue: _Issue, *, listed: bool = False) -> dict[str, Any]:
+        """The issue object; ``listed``: as an item of ``GET /issues`` (no ``closed_by``)."""
         t = self._t.get("issue")
         api, n = self._api(repo), issue.number
         kind = "issues" if issue.pull is None else "pull"
@@ -1237,23 +1404,24 @@ class FakeGitHub:
             labels=[self._render_label(repo, name) for name in issue.labels],
             state=issue.state,
             locked=False,
-            assignee=None,
-            assignees=[],
+            **self._render_assignees(issue),
             milestone=None,
             comments=len(self._comments_of(repo, n)),
             created_at=issue.created_at,
             updated_at=issue.updated_at,
             closed_at=issue.closed_at,
-            closed_by=None,
+            closed_by=self._render_user(issue.closed_by) if issue.closed_by else None,
             author_association=self._association(repo, issue.author),
             active_lock_reason=None,
             body=issue.body or None,  # GitHub sends null, never "", for an empty body
             timeline_url=f"{api}/issues/{n}/timeline",
             performed_via_github_app=None,
-            state_reason="completed" if issue.state == "closed" else None,
+            state_reason=issue.state_reason,
         )
         t["reactions"].update({key: 0 for key in t["reactions"] if key != "url"})
         t["reactions"]["url"] = f"{api}/issues/{n}/reactions"
+        if listed:  # only the single-issue endpoints have closed_by
+            del t["closed_by"]
         if issue.pull is None:
             del t["draft"], t["pull_request"]
         else:
@@ -1760,13 +1928,93 @@ class FakeGitHub:
         repo, issue = self._path_issue(params)
         return _Reply(200, self._render_issue(repo, issue))
 
-    @_route("POST", _REPO + "/issues")
-    def _create_issue(self, request: _Request, params: dict[str, str]) -> _Reply:
+    @_route("GET", _REPO + "/issues")
+    def _list_issues(self, request: _Request, params: dict[str, str]) -> _Reply:
+        """Issues and pull requests (GitHub lists both), filtered by ``state`` (default
+        ``open``), ``labels`` (comma-separated; every one), ``assignee`` (a login, ``none``,
+        ``*``), ``creator`` and ``since``; sorted by ``sort``/``direction`` (newest first)."""
         repo = self._path_repo(params)
-        body = request.json_object()
+        query = request.query
+        state = query.get("state", "open")
+        wanted = {name.strip().lower() for name in query.get("labels", "").split(",")}
+        wanted.discard("")
+        assignee, creator = query.get("assignee"), query.get("creator")
+        since = _parse_time(query.get("since"))
+
+        def selected(issue: _Issue) -> bool:
+            return (
+                state in ("all", issue.state)
+                and wanted <= {name.lower() for name in issue.labels}
+                and (
+                    assignee is None
+                    or (assignee == "none" and not issue.assignees)
+                    or (assignee == "*" and bool(issue.assignees))
+                    or assignee in issue.assignees
+                )
+                and creator in (None, issue.author)
+                and (since is None or (_parse_time(issue.updated_at) or since) >= since)
+            )
+
+        issues = [issue for issue in repo.issues.values() if selected(issue)]
+        sort = query.get("sort", "created")
+        sort_keys: dict[str, Callable[[_Issue], tuple[Any, int]]] = {
+            "created": lambda i: (i.created_at, i.number),
+            "updated": lambda i: (i.updated_at, i.number),
+            "comments": lambda i: (len(self._comments_of(repo, i.number)), i.number),
+        }
+        issues.sort(key=sort_keys.get(sort, sort_keys["created"]))
+        if query.get("direction", "desc") != "asc":
+            issues.reverse()
+        chunk, headers = self._page(request, issues)
+        return _Reply(200, [self._render_issue(repo, i, listed=True) for i in chunk], headers)
+
+    def _labels_in(self, repo: _Repo, value: JSON) -> list[str]:
+        """Label names of a request's ``labels``: names or ``{"name": ...}`` objects."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            _validation_failed("Issue", "labels", "invalid")
+        names = [item.get("name") if isinstance(item, dict) else item for item in value]
+        strings = [name for name in names if isinstance(name, str) and name]
+        if len(strings) != len(names):
+            _validation_failed("Label", "name", "invalid")
+        return self._label_names(repo, strings)
+
+    def _assignees_in(self, body: dict[str, Any]) -> list[str] | None:
+        """Logins of a request's ``assignees`` (or deprecated ``assignee``); ``None`` when it
+        has neither."""
+        if "assignees" in body:
+            value = body["assignees"]
+            if value is None:
+                return []
+            if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+                _validation_failed("Issue", "assignees", "invalid")
+            return list(dict.fromkeys(value))
+        if "assignee" in body:
+            login = body["assignee"]
+            if login is not None and not isinstance(login, str):
+                _validation_failed("Issue", "assignee", "invalid")
+            return [login] if login else []
+        return None
+
+    @staticmethod
+    def _title_in(body: dict[str, Any]) -> str:
         title = body.get("title")
+        if isinstance(title, int) and not isinstance(title, bool):
+            title = str(title)  # GitHub takes a number as the title too
         if not isinstance(title, str) or not title:
             _validation_failed("Issue", "title", "missing_field")
+        return title
+
+    @_route("POST", _REPO + "/issues")
+    def _create_issue(self, request: _Request, params: dict[str, str]) -> _Reply:
+        """Open an issue as :attr:`actor` (a writer: labels it names that do not exist are
+        created, assignees are kept), recording its ``labeled`` and ``assigned`` events."""
+        repo = self._path_repo(params)
+        body = request.json_object()
+        title = self._title_in(body)
+        labels = self._labels_in(repo, body.get("labels"))
+        assignees = self._assignees_in(body) or []
         now = _iso()
         self._user(self.actor)
         number = max(repo.issues, default=0) + 1
@@ -1776,14 +2024,49 @@ class FakeGitHub:
             title=title,
             body=body.get("body"),
             author=self.actor,
-            labels=[str(x) for x in body.get("labels", [])],
+            labels=[],
             state="open",
             created_at=now,
             updated_at=now,
         )
         repo.issues[number] = issue
+        self._set_labels(repo, issue, labels, self.actor)
+        self._set_assignees(repo, issue, assignees, self.actor)
         location = {"Location": f"{self._api(repo)}/issues/{number}"}
         return _Reply(201, self._render_issue(repo, issue), location)
+
+    @_route("PATCH", _REPO + "/issues/{number}")
+    def _update_issue(self, request: _Request, params: dict[str, str]) -> _Reply:
+        """Edit ``title``, ``body``, ``labels``, ``assignees`` and ``state`` (``state_reason``
+        counts only with a change of state) as :attr:`actor`; ``milestone`` is ignored."""
+        repo, issue = self._path_issue(params)
+        body = request.json_object()
+        title = self._title_in(body) if "title" in body else None
+        if "body" in body and not isinstance(body["body"], str | None):
+            _validation_failed("Issue", "body", "invalid")
+        state, reason = body.get("state"), body.get("state_reason")
+        if state is not None and state not in _ISSUE_STATES:
+            _validation_failed("Issue", "state", "invalid")
+        if reason is not None and reason not in _STATE_REASONS:
+            _validation_failed("Issue", "state_reason", "invalid")
+        labels = self._labels_in(repo, body["labels"]) if "labels" in body else None
+        assignees = self._assignees_in(body)
+        actor = self.actor
+        self._user(actor)
+        before = dataclasses.replace(issue, labels=list(issue.labels))
+        if title is not None:
+            issue.title = title
+        if "body" in body:
+            issue.body = body["body"]
+        if labels is not None:
+            self._set_labels(repo, issue, labels, actor)
+        if assignees is not None:
+            self._set_assignees(repo, issue, assignees, actor)
+        if state is not None:
+            self._set_issue_state(repo, issue, state, actor, reason)
+        if issue != before:
+            issue.updated_at = _iso()
+        return _Reply(200, self._render_issue(repo, issue))
 
     @_route("GET", _REPO + "/issues/{number}/comments")
     def _list_comments(self, request: _Request, params: dict[str, str]) -> _Reply:
@@ -1846,6 +2129,17 @@ def _retarget(samples: Templates, api_url: str, server_url: str) -> Templates:
 
     fields = {f.name: getattr(samples, f.name) for f in dataclasses.fields(samples)}
     return Templates(**{k: walk(v) if isinstance(v, dict) else v for k, v in fields.items()})
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    """An ISO 8601 time (``2026-01-05T09:00:00Z``) as an aware datetime (``None`` if not one)."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _int_param(value: str | None, default: int) -> int:
