@@ -45,6 +45,7 @@ class GitHubPullRequest:
         self._members: dict[tuple[str, str], bool] = {}
         self._team_lists: dict[str, frozenset[str]] = {}
         self._fingerprints: dict[str, str | None] = {}
+        self._label_actors: dict[str, str | None] = {}
         self.clock_start: datetime | None = None
         """The head commit's time, when known (see :meth:`opened_at`)."""
 
@@ -111,6 +112,11 @@ class GitHubPullRequest:
         return self.pull.body or ""
 
     def label_actor(self, label: str) -> str | None:
+        if label not in self._label_actors:
+            self._label_actors[label] = self._read_label_actor(label)
+        return self._label_actors[label]
+
+    def _read_label_actor(self, label: str) -> str | None:
         events = PaginatedList(
             IssueEvent, self.pull.requester, f"{self.pull.issue_url}/events", None
         )
