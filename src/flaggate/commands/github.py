@@ -145,6 +145,8 @@ def evaluate_and_publish(
     repo: Repository,
     pull: GithubPull,
     trigger_check: str | None = None,
+    *,
+    sweeping: bool = False,
 ) -> int:
     """Evaluate one pull request and publish the result (status first); 0 when published,
     2 for invalid files or an error."""
@@ -191,7 +193,7 @@ def evaluate_and_publish(
         return _fail(args, env, repo, head_sha, policies, error)
     settings = policies.settings if policies else Settings()
     roles = policies.roles if policies else {}
-    return _publish(args, env, repo, pull, evaluation, settings, roles)
+    return _publish(args, env, repo, pull, evaluation, settings, roles, sweeping)
 
 
 def _publish(
@@ -202,6 +204,7 @@ def _publish(
     evaluation: Evaluation,
     settings: Settings,
     bindings: Mapping[str, RoleBinding],
+    sweeping: bool = False,
 ) -> int:
     context = settings.spec.statusContext
     state = status_state(evaluation)
@@ -213,17 +216,17 @@ def _publish(
     print(f"flaggate: {evaluation.decision.value}: {evaluation.summary}")
     org = env.repository.split("/", 1)[0]
     author = pull.user.login if pull.user else None
-    if not args.dry_run:
+    unchanged = sweeping and _current_status(repo, pull.head.sha, context) == (state, text)
+    if not args.dry_run and not unchanged:
         # The status first: it is what branch protection reads; the rest follows from it.
         _write_status(repo, pull.head.sha, state, text, context, env.run_url)
     comment_readable = True
     existing = None
-    if not args.dry_run:
-        try:
-            existing = _find_comment(pull)
-        except FlaggateError as exc:
-            comment_readable = False
-            print(f"flaggate: warning: {exc}; the comment is not updated", file=sys.stderr)
+    try:
+        existing = _find_comment(pull)
+    except FlaggateError as exc:
+        comment_readable = False
+        print(f"flaggate: warning: {exc}; the comment is not updated", file=sys.stderr)
     remembered = sticky.CommentState.parse(existing.body if existing else None)
     already = set(remembered.requested)
     already.update(f"{org}/{team.slug}" for team in pull.requested_teams)
@@ -371,6 +374,21 @@ def fingerprint_at(
         return fingerprint(compare(git, base_sha, sha, policies_dir, policies).changes)
     except (GitError, ConfigError):
         return None
+
+
+def _current_status(repo: Repository, sha: str, context: str) -> tuple[str, str] | None:
+    """The state and description of ``context`` on ``sha`` (a sweep rewrites only changes:
+    GitHub keeps at most 1,000 statuses per commit and context)."""
+    try:
+        combined = request_json(
+            repo.requester, "GET", f"{repo.url}/commits/{sha}/status?per_page=100"
+        )
+    except Exception:  # unreadable: write it again rather than guess
+        return None
+    for status in combined.get("statuses") or ():
+        if status.get("context") == context:
+            return str(status.get("state")), str(status.get("description") or "")
+    return None
 
 
 def _write_status(

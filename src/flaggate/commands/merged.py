@@ -68,10 +68,13 @@ def after_merge(
         print(f"flaggate: #{number}: the post-incident review is already tracked in #{issue}")
         return 0
     flags = sorted({c.flag for c in comparison.changes if c.resource == "flag"})
-    required = bool(evaluate(comparison.changes, policies, facts).stages)
-    done = open_follow_up(repo, pull, bypass, flags, required, args.dry_run)
+    retroactive = evaluate(comparison.changes, policies, _WithoutReviewer(facts, bypass.actor))
+    opened, done = open_follow_up(repo, pull, bypass, flags, bool(retroactive.stages), args.dry_run)
     print(f"flaggate: #{number}: {done}")
     compliance_alert(f"#{number} merged under {bypass.reason}; {done}", env.step_summary)
+    if opened is not None and retroactive.stages:
+        # Approvals given before the merge count as well.
+        print(f"flaggate: #{number}: " + record_retroactive(repo, opened, retroactive, False))
     return 0
 
 

@@ -66,7 +66,7 @@ def sweep(args: argparse.Namespace, env: ActionsEnvironment, repo: Repository) -
             continue
         evaluated += 1
         print(f"flaggate: sweep: #{pull.number}: re-evaluating")
-        code = max(code, evaluate_and_publish(args, env, repo, pull))
+        code = max(code, evaluate_and_publish(args, env, repo, pull, sweeping=True))
     for line in remind_open_reviews(repo, clock.now(), args.dry_run):
         print(f"flaggate: sweep: {line}")
     print(f"flaggate: sweep: {len(pulls)} open pull request(s), {evaluated} re-evaluated")

@@ -50,17 +50,18 @@ def open_follow_up(
     flags: list[str],
     approval_required: bool,
     dry_run: bool,
-) -> str:
-    """Open the post-incident review issue for a merged, bypassed pull request."""
+) -> tuple[int | None, str]:
+    """Open the post-incident review issue for a merged, bypassed pull request; its number
+    (None on a dry run) and what was done."""
     state = FollowUp.from_bypass(pull.number, bypass, pull.merge_commit_sha or "", flags)
     if not approval_required:
         state = replace(state, retroactiveApproval=[], retroactiveApprovedAt=_now())
     if dry_run:
-        return f"would open {state.title!r} assigned to @{state.bypassedBy}"
+        return None, f"would open {state.title!r} assigned to @{state.bypassedBy}"
     try:
         issue = repo.create_issue(
             title=state.title,
-            body=render_body(state, repo.full_name),
+            body=with_state(render_body(state, repo.full_name), state),
             assignees=[state.bypassedBy] if state.bypassedBy else [],
             labels=[LABEL],
         )
@@ -72,7 +73,7 @@ def open_follow_up(
         )
     except GithubException as exc:
         raise explain(exc, "opening the post-incident issue", "'Issues: write'") from None
-    return f"opened #{issue.number} {state.title!r}"
+    return issue.number, f"opened #{issue.number} {state.title!r}"
 
 
 def record_retroactive(repo: Repository, number: int, evaluation: Evaluation, dry_run: bool) -> str:
@@ -108,16 +109,21 @@ def record_review(repo: Repository, payload: dict[str, Any], dry_run: bool) -> s
     """On a follow-up issue closed: record the review, or reopen it when findings are empty."""
     data = payload.get("issue") or {}
     number = data.get("number")
-    state = FollowUp.parse(data.get("body"))
-    if state is None or not isinstance(number, int):
+    if FollowUp.parse(data.get("body")) is None or not isinstance(number, int):
         return "not a post-incident issue; nothing to do"
+    # Judge the issue as it is now, not as the (possibly re-run) event saw it.
+    issue = _issue(repo, number)
+    state = FollowUp.parse(issue.body)
+    if state is None:
+        return f"#{number} no longer holds its state block; nothing recorded"
     if state.reviewedAt is not None:
         return f"the review of #{number} is already recorded"
+    if issue.state != "closed":
+        return f"#{number} is open again; nothing to record"
     closer = (payload.get("sender") or {}).get("login") or "unknown"
-    if not has_findings(data.get("body")):
+    if not has_findings(issue.body):
         if dry_run:
             return f"would reopen #{number}: closed without findings"
-        issue = _issue(repo, number)
         try:
             issue.edit(state="open")
             issue.create_comment(
@@ -127,10 +133,10 @@ def record_review(repo: Repository, payload: dict[str, Any], dry_run: bool) -> s
         except GithubException as exc:
             raise explain(exc, f"reopening #{number}", "'Issues: write'") from None
         return f"reopened #{number}: closed without findings"
-    state = replace(state, reviewedBy=closer, reviewedAt=data.get("closed_at") or _now())
+    closed_at = issue.closed_at.isoformat() if issue.closed_at else _now()
+    state = replace(state, reviewedBy=closer, reviewedAt=closed_at)
     if dry_run:
         return f"would record the post-incident review of #{number} by @{closer}"
-    issue = _issue(repo, number)
     try:
         issue.edit(body=with_state(issue.body or "", state))
         issue.create_comment(f"Post-incident review recorded (closed by @{closer}).")

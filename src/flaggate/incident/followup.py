@@ -23,7 +23,7 @@ NO_FINDINGS_MARKER = "<!-- flaggate:no-findings -->"
 
 _STATE = re.compile(r"<!-- flaggate:post-incident (\{.*?\}) -->", re.DOTALL)
 _PULL_LINK = re.compile(r"<!-- flaggate:follow-up #(\d+) -->")
-_FINDINGS = re.compile(r"^##+\s*Findings\s*$(.*?)(?=^##+\s|\Z)", re.MULTILINE | re.DOTALL)
+_FINDINGS = re.compile(r"^##\s*Findings\s*$(.*?)(?=^#{1,2}\s|\Z)", re.MULTILINE | re.DOTALL)
 _COMMENTS = re.compile(r"<!--.*?-->", re.DOTALL)
 _RETRO_BOX = "- [ ] Retroactive approval"
 

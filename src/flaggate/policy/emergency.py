@@ -33,7 +33,8 @@ class IncidentNote:
         """The first ``Incident:``, ``Severity:`` and ``Justification:`` lines of ``body``."""
         found: dict[str, str] = {}
         for match in _FIELD.finditer(body or ""):
-            key, value = match.group(1).lower(), match.group(2).strip()
+            # `**Severity: SEV1**`: emphasis around the whole line is not part of the value.
+            key, value = match.group(1).lower(), match.group(2).strip().rstrip("*_").strip()
             if value and key not in found:
                 found[key] = value
         severity = found.get("severity")

@@ -99,7 +99,7 @@ def evaluate(
 
 def _escalated(stage: StageRequirement) -> StageRequirement:
     extra = tuple(r for r in stage.escalate_to if r not in stage.roles)
-    return replace(stage, roles=stage.roles + extra)
+    return replace(stage, roles=stage.roles + extra, own_roles=stage.roles)
 
 
 def _apply_timeouts(
@@ -171,7 +171,9 @@ def _count_reviews(
         for i, role in stage_roles:
             if role is not None:
                 roles_of[(login, i)] = role
-    assigned = assign([s.required for s in stages], eligible)
+    # Earliest approvals first: a stage is satisfied when its first approvals arrived.
+    order = sorted(eligible, key=lambda login: (times[login] is None, times[login], login))
+    assigned = assign([s.required for s in stages], {login: eligible[login] for login in order})
     results = []
     active_seen = False
     for i, stage in enumerate(stages):

@@ -79,6 +79,8 @@ class StageRequirement:
     on_timeout: str | None = None
     """``escalate``, ``reject`` or ``auto-approve`` once ``timeout_hours`` have passed."""
     escalate_to: tuple[str, ...] = ()
+    own_roles: tuple[str, ...] = ()
+    """Set once escalated: the roles before ``escalate_to`` was added."""
 
 
 @dataclass(frozen=True)

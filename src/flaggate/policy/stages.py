@@ -13,7 +13,9 @@ def assign(required: Sequence[int], eligible: Mapping[str, Sequence[int]]) -> li
     slots can be filled together with those of the stages already satisfied (augmenting paths
     of a bipartite matching may move people between stages, never emptying a filled slot);
     otherwise its partial filling is undone so it cannot use up people a later stage needs.
-    Finally the unsatisfied stages get whoever is left, to show partial progress.
+    Finally the unsatisfied stages get whoever is left, to show partial progress. People
+    are tried in the order of ``eligible`` (the caller passes the earliest approvals first, so
+    a stage is credited to the approvals that first satisfied it).
     """
     matching = _Matching(required, eligible)
     unsatisfied = []
@@ -39,7 +41,7 @@ class _Matching:
         self.person_of_slot: dict[int, str] = {}
         self.slot_of_person: dict[str, int] = {}
         self.candidates = {
-            stage: [login for login in sorted(eligible) if stage in eligible[login]]
+            stage: [login for login in eligible if stage in eligible[login]]
             for stage in range(len(required))
         }
 

@@ -25,7 +25,7 @@ def schedule(
             timings.append(None)
             continue
         if result.missing == 0:
-            since = max(since, _completed_at(result) or since)
+            since = max(since, _completed_at(result, since) or since)
             timings.append(None)
             continue
         hours = result.stage.timeout_hours
@@ -44,7 +44,14 @@ def schedule(
     return timings
 
 
-def _completed_at(result: StageResult) -> datetime | None:
-    times = sorted(a.at for a in result.approvals if a.at is not None)
-    needed = result.stage.required
+def _completed_at(result: StageResult, since: datetime) -> datetime | None:
+    stage = result.stage
+    escalation = since + timedelta(hours=stage.timeout_hours or 0)
+    # An approval that counts only through the escalation counts from the escalation on.
+    times = sorted(
+        max(a.at, escalation) if stage.own_roles and a.role not in stage.own_roles else a.at
+        for a in result.approvals
+        if a.at is not None
+    )
+    needed = stage.required
     return times[needed - 1] if len(times) >= needed else None

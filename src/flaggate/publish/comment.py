@@ -123,6 +123,8 @@ def next_action(evaluation: Evaluation, roles: Mapping[str, RoleBinding]) -> str
     decision = evaluation.decision
     if decision is Decision.INVALID:
         return "fix the problems listed above and push again."
+    if decision is Decision.REJECTED and not evaluation.rejections:
+        return "the stage above expired without approval: push a new commit to start again."
     if decision is Decision.REJECTED:
         who = ", ".join(f"@{login}" for login in evaluation.rejections)
         return f"address the changes requested by {who}, then ask them to approve."
