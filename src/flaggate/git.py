@@ -137,6 +137,16 @@ class Git:
                 entries.append((blob, path))
         return entries
 
+    def _cat_file_batch(self) -> subprocess.Popen[bytes]:
+        self.processes += 1
+        return subprocess.Popen(
+            [*_BASE_ARGS, "cat-file", "--batch"],
+            cwd=self.root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+
     def read_blobs(self, blobs: Iterable[str], limit: int) -> dict[str, bytes | int]:
         """Contents of many blobs through one streaming ``cat-file --batch`` process.
 
@@ -146,14 +156,7 @@ class Git:
         wanted = sorted({b for b in blobs if b != NULL_SHA})
         if not wanted:
             return {}
-        self.processes += 1
-        proc = subprocess.Popen(
-            [*_BASE_ARGS, "cat-file", "--batch"],
-            cwd=self.root,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
+        proc = self._cat_file_batch()
         assert proc.stdin is not None and proc.stdout is not None
         request = ("\n".join(wanted) + "\n").encode()
         # A separate writer keeps a long request from filling both pipes at once.
@@ -228,14 +231,7 @@ class Git:
     @contextmanager
     def file_reader(self, limit: int) -> Iterator[FileReader]:
         """A reader of ``commit:path`` contents through one ``cat-file --batch`` process."""
-        self.processes += 1
-        proc = subprocess.Popen(
-            [*_BASE_ARGS, "cat-file", "--batch"],
-            cwd=self.root,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
+        proc = self._cat_file_batch()
         try:
             yield FileReader(proc, limit)
         finally:

@@ -22,6 +22,7 @@ from github.PullRequest import PullRequest as GithubPull
 from github.Repository import Repository
 
 from flaggate import render
+from flaggate.commands.options import add_github_options
 from flaggate.diff import fingerprint
 from flaggate.errors import ConfigError, FlaggateError, GitError
 from flaggate.gates.runner import HeadChecks, gate_context, run_gates
@@ -49,22 +50,12 @@ from flaggate.publish.status import description as status_description
 from flaggate.publish.status import shorten, status_state
 from flaggate.publish.summary import append_summary, write_outputs
 from flaggate.pull.github import GitHubPullRequest
-from flaggate.source import POLICIES_DIR, compare
+from flaggate.source import compare
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `flaggate github` (the rest comes from the Actions environment)."""
-    parser.add_argument(
-        "--policies",
-        default=os.environ.get("INPUT_POLICIES") or POLICIES_DIR,
-        help="policy directory (default: policies, or the action's `policies` input)",
-    )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        default=os.environ.get("INPUT_DRY_RUN", "").lower() == "true",
-        help="evaluate and print, write nothing to GitHub",
-    )
+    add_github_options(parser, "evaluate and print, write nothing to GitHub")
 
 
 def run(args: argparse.Namespace) -> int:

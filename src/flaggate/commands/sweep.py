@@ -9,7 +9,6 @@ touch no flag files: one file listing each. Idempotent: a second run changes not
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import PurePosixPath
 
@@ -17,6 +16,7 @@ from github import GithubException
 from github.PullRequest import PullRequest as GithubPull
 from github.Repository import Repository
 
+from flaggate.commands.options import add_github_options
 from flaggate.errors import ConfigError, FlaggateError
 from flaggate.gates import clock
 from flaggate.git import Git
@@ -24,22 +24,12 @@ from flaggate.github.api import explain
 from flaggate.github.event import ActionsEnvironment
 from flaggate.incident.actions import remind_open_reviews
 from flaggate.model.settings import Settings
-from flaggate.source import POLICIES_DIR, read_policies
+from flaggate.source import read_policies
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `flaggate sweep` (the repository comes from the Actions environment)."""
-    parser.add_argument(
-        "--policies",
-        default=os.environ.get("INPUT_POLICIES") or POLICIES_DIR,
-        help="policy directory (default: policies)",
-    )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        default=os.environ.get("INPUT_DRY_RUN", "").lower() == "true",
-        help="print what would be done, write nothing to GitHub",
-    )
+    add_github_options(parser, "print what would be done, write nothing to GitHub")
 
 
 def run(args: argparse.Namespace) -> int:

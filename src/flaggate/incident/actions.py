@@ -97,11 +97,7 @@ def record_retroactive(repo: Repository, number: int, evaluation: Evaluation, dr
     who = ", ".join(f"@{a.login} ({a.role}, {a.stage})" for a in approvals)
     if dry_run:
         return f"would record the retroactive approval in #{number}: {who}"
-    try:
-        issue.edit(body=with_state(issue.body or "", state))
-        issue.create_comment(f"Retroactive approval of #{state.pullRequest} recorded: {who}.")
-    except GithubException as exc:
-        raise explain(exc, f"updating #{number}", "'Issues: write'") from None
+    _record(issue, state, f"Retroactive approval of #{state.pullRequest} recorded: {who}.")
     return f"recorded the retroactive approval in #{number}: {who}"
 
 
@@ -137,11 +133,7 @@ def record_review(repo: Repository, payload: dict[str, Any], dry_run: bool) -> s
     state = replace(state, reviewedBy=closer, reviewedAt=closed_at)
     if dry_run:
         return f"would record the post-incident review of #{number} by @{closer}"
-    try:
-        issue.edit(body=with_state(issue.body or "", state))
-        issue.create_comment(f"Post-incident review recorded (closed by @{closer}).")
-    except GithubException as exc:
-        raise explain(exc, f"updating #{number}", "'Issues: write'") from None
+    _record(issue, state, f"Post-incident review recorded (closed by @{closer}).")
     return f"recorded the post-incident review of #{number} by @{closer}"
 
 
@@ -171,6 +163,15 @@ def remind_open_reviews(repo: Repository, now: datetime, dry_run: bool) -> list[
             raise explain(exc, f"reminding on #{issue.number}", "'Issues: write'") from None
         done.append(f"{'would remind' if dry_run else 'reminded'} on #{issue.number} ({owed})")
     return done
+
+
+def _record(issue: Issue, state: FollowUp, comment: str) -> None:
+    """Write ``state`` into the issue body and say what was recorded."""
+    try:
+        issue.edit(body=with_state(issue.body or "", state))
+        issue.create_comment(comment)
+    except GithubException as exc:
+        raise explain(exc, f"updating #{issue.number}", "'Issues: write'") from None
 
 
 def _owed(state: FollowUp) -> str:

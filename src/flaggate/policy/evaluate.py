@@ -106,21 +106,35 @@ def _apply_timeouts(
     results: Sequence[StageResult], timings: Sequence[StageTimeout | None]
 ) -> list[StageResult]:
     """Attach each stage's clock; an expired auto-approve stage counts as approved."""
+    timed = [
+        replace(
+            result,
+            missing=0 if timing is not None and timing.action == "auto-approve" else result.missing,
+            timeout=timing,
+        )
+        for result, timing in zip(results, timings, strict=True)
+    ]
+    return _with_statuses(
+        timed, {i for i, r in enumerate(results) if r.status is StageStatus.REJECTED}
+    )
+
+
+def _with_statuses(results: Sequence[StageResult], rejected: set[int]) -> list[StageResult]:
+    """Each stage's status: rejected, approved, the active one (first unsatisfied), waiting."""
     out: list[StageResult] = []
     active_seen = False
-    for result, timing in zip(results, timings, strict=True):
-        missing = 0 if timing is not None and timing.action == "auto-approve" else result.missing
-        if result.status is StageStatus.REJECTED:
+    for i, result in enumerate(results):
+        if i in rejected:
             status = StageStatus.REJECTED
-        elif missing == 0:
+        elif result.missing == 0:
             status = StageStatus.APPROVED
         elif not active_seen:
             status = StageStatus.ACTIVE
         else:
             status = StageStatus.WAITING
-        if missing > 0:
+        if result.missing > 0:
             active_seen = True
-        out.append(replace(result, status=status, missing=missing, timeout=timing))
+        out.append(replace(result, status=status))
     return out
 
 
@@ -175,23 +189,14 @@ def _count_reviews(
     order = sorted(eligible, key=lambda login: (times[login] is None, times[login], login))
     assigned = assign([s.required for s in stages], {login: eligible[login] for login in order})
     results = []
-    active_seen = False
     for i, stage in enumerate(stages):
         approvals = tuple(
             CountedApproval(login, roles_of[(login, i)], times.get(login)) for login in assigned[i]
         )
-        missing = stage.required - len(approvals)
-        if i in rejected_stages:
-            status = StageStatus.REJECTED
-        elif missing == 0:
-            status = StageStatus.APPROVED
-        elif not active_seen:
-            status = StageStatus.ACTIVE
-        else:
-            status = StageStatus.WAITING
-        if missing > 0:
-            active_seen = True
-        results.append(StageResult(stage, status, approvals, missing))
+        results.append(
+            StageResult(stage, StageStatus.WAITING, approvals, stage.required - len(approvals))
+        )
+    results = _with_statuses(results, rejected_stages)
     used = {a.login for r in results for a in r.approvals}
     for login in sorted(eligible.keys() - used):
         ignored.append(IgnoredReview(login, "already counted elsewhere or not needed"))
