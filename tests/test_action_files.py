@@ -49,6 +49,7 @@ ACTION = PROJECT / "action.yml"
 WORKFLOW = PROJECT / ".github" / "workflows" / "flaggate.yml"
 INSTALL = PROJECT / "scripts" / "install-action.sh"
 GITHUB_COMMAND = PROJECT / "src" / "flaggate" / "commands" / "github.py"
+GITHUB_OPTIONS = PROJECT / "src" / "flaggate" / "commands" / "options.py"
 SCHEMAS = PROJECT.parent / "shared" / "data" / "schemas"
 
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
@@ -325,16 +326,16 @@ def variables_read_by_the_github_command() -> list[set[str]]:
             return str(node.args[0].value)
         return None
 
-    tree = ast.parse(GITHUB_COMMAND.read_text())
+    trees = [ast.parse(path.read_text()) for path in (GITHUB_COMMAND, GITHUB_OPTIONS)]
     groups: list[set[str]] = []
     grouped: set[int] = set()
-    for node in ast.walk(tree):
+    for node in (n for tree in trees for n in ast.walk(tree)):
         if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
             names = {n for n in map(name, node.values) if n}
             if names:
                 groups.append(names)
                 grouped.update(id(v) for v in node.values)
-    for node in ast.walk(tree):
+    for node in (n for tree in trees for n in ast.walk(tree)):
         single = name(node)
         if single and id(node) not in grouped:
             groups.append({single})
