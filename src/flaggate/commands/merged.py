@@ -82,11 +82,13 @@ def after_merge(
         if not approvals:
             return 0
         rows = [(a.login, a.role, a.stage, a.at) for a in approvals]
-        return _audit(args, env, git, policies, retroactive_records(rows, merge, None, 10_000))
+        return _audit(args, env, git, policies, retroactive_records(rows, merge, None, 10_000))[0]
     gates = _gates_at_merge(git, repo, comparison, pull, merge)
     evaluation = evaluate(comparison.changes, policies, facts, gates, merge.merged_at)
-    code = _audit(args, env, git, policies, merge_records(evaluation, merge))
-    _alert_production_changes(evaluation, number, env)
+    code, appended = _audit(args, env, git, policies, merge_records(evaluation, merge))
+    if appended:
+        # Alerts go out with the records, once: a re-run appends nothing and alerts nobody.
+        _alert_production_changes(evaluation, number, env)
     bypass = evaluation.bypass
     if bypass is None or not bypass.valid:
         print(f"flaggate: #{number} merged without an emergency bypass; nothing to follow up")
@@ -106,7 +108,7 @@ def after_merge(
         if approvals:
             rows = [(a.login, a.role, a.stage, a.at) for a in approvals]
             records = retroactive_records(rows, merge, bypass.note.incident, 10_000)
-            code = max(code, _audit(args, env, git, policies, records))
+            code = max(code, _audit(args, env, git, policies, records)[0])
     return code
 
 
@@ -138,12 +140,13 @@ def after_push(
     pusher = os.environ.get("GITHUB_ACTOR")
     merge = MergeContext(env.repository, None, after, moment, pusher, run_url=env.run_url)
     records = direct_push_records(comparison.changes, merge)
-    code = _audit(args, env, git, comparison.policies, records)
-    compliance_alert(
-        f"push {after[:7]} to the default branch without a pull request changed "
-        f"{len(comparison.changes)} flag/policy setting(s), unapproved",
-        env.step_summary,
-    )
+    code, appended = _audit(args, env, git, comparison.policies, records)
+    if appended:
+        compliance_alert(
+            f"push {after[:7]} to the default branch without a pull request changed "
+            f"{len(comparison.changes)} flag/policy setting(s), unapproved",
+            env.step_summary,
+        )
     return code
 
 
@@ -182,20 +185,21 @@ def _audit(
     git: Git,
     policies: PolicySet,
     records: list[Record],
-) -> int:
-    """Append the records to the audit log, then send them to the sinks; 2 when the log
-    could not be written (never silently: the job fails and says why)."""
+) -> tuple[int, int]:
+    """Append the records to the audit log, then send them to the sinks: the exit code (2
+    when the log could not be written: the job fails and says why) and how many records
+    were appended now."""
     audit = policies.settings.spec.audit
     where = f"{audit.path}/" if audit.path else f"branch {audit.branch}"
     if args.dry_run:
         print(f"flaggate: dry run: would append {len(records)} audit record(s) to {where}")
-        return 0
+        return 0, 0
     try:
         result = append(git, records, audit, message=f"audit: {len(records)} record(s)")
     except FlaggateError as exc:
         print(f"flaggate: error: audit records not written: {exc}", file=sys.stderr)
         append_summary(env.step_summary, f"## ⚠️ Audit records not written\n\n{exc}\n")
-        return 2
+        return 2, 0
     print(
         f"flaggate: audit: {result.appended} record(s) appended to {where}, "
         f"{result.skipped} already there"
@@ -205,7 +209,7 @@ def _audit(
         print(line, file=sys.stdout if sent.ok else sys.stderr)
         if not sent.ok:
             append_summary(env.step_summary, f"⚠️ {line}\n")
-    return 0
+    return 0, result.appended
 
 
 def _alert_production_changes(evaluation: Evaluation, number: int, env: ActionsEnvironment) -> None:
