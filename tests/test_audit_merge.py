@@ -45,7 +45,7 @@ def log_records(root: Path, ref: str = BRANCH) -> list[dict[str, object]]:
         text = subprocess.run(
             ["git", "show", f"{ref}:{name}"], cwd=root, capture_output=True, text=True, check=True
         ).stdout
-        records += [json.loads(line) for line in text.splitlines() if line.strip()]
+        records += [json.loads(line) for line in text.split("\n") if line.strip()]
     return records
 
 

@@ -7,7 +7,9 @@ A record is a JSON object with the seed's fields (``id``, ``timestamp``, ``event
 key: keys sorted, no insignificant whitespace (``separators=(",", ":")``), UTF-8, non-ASCII
 characters written as themselves. ``prevHash`` is the previous record's ``hash`` (64 zeros for
 the first record), so editing, deleting or reordering any record breaks every later link.
-Anyone can verify a log with a few lines of any language.
+Anyone can verify a log with a few lines of any language: whole numbers are stored as
+integers and NaN/Infinity are refused, so the canonical text is the same in any JSON library
+that sorts keys.
 """
 
 from __future__ import annotations
@@ -42,7 +44,21 @@ _NAMESPACE = uuid.UUID("6f1c9a52-4b9e-4d3a-9a41-0f3f6b2c7d10")
 def canonical(record: Mapping[str, Any]) -> bytes:
     """The bytes a record's hash is computed over: canonical JSON without ``hash``."""
     body = {key: value for key, value in record.items() if key != "hash"}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
+
+
+def normalize(value: Any) -> Any:
+    """Whole floats as integers (``25.0`` → ``25``), as JSON libraries of other languages
+    write them, so that a record hashes the same everywhere."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: normalize(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [normalize(item) for item in value]
+    return value
 
 
 def record_hash(record: Mapping[str, Any]) -> str:
@@ -58,7 +74,11 @@ def record_id(repository: str, pull_request: int | None, merge_sha: str, index: 
 def chain(records: Iterable[Record], previous: str = GENESIS) -> Iterator[Record]:
     """The records with ``prevHash`` and ``hash`` set, continuing from ``previous``."""
     for record in records:
-        linked = {key: value for key, value in record.items() if key not in ("prevHash", "hash")}
+        linked = {
+            key: normalize(value)
+            for key, value in record.items()
+            if key not in ("prevHash", "hash")
+        }
         linked["prevHash"] = previous
         linked["hash"] = record_hash(linked)
         previous = linked["hash"]
@@ -67,4 +87,6 @@ def chain(records: Iterable[Record], previous: str = GENESIS) -> Iterator[Record
 
 def dumps(record: Mapping[str, Any]) -> str:
     """One JSON Lines line (canonical key order, so the file itself is stable)."""
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(
+        record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
