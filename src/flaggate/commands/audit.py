@@ -13,7 +13,7 @@ import hashlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,8 +38,6 @@ from flaggate.audit.log import (
 from flaggate.errors import GitError, UsageError
 from flaggate.gates import clock
 from flaggate.git import Git
-
-ACTIONS = ("query", "export", "verify", "archive")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +80,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "without a checkout. Pushing is up to you.",
     )
     _source_options(old)
-    old.add_argument("--older-than", type=_days, required=True, metavar="DAYS")
+    old.add_argument(
+        "--older-than",
+        type=_days,
+        required=True,
+        metavar="DAYS",
+        help="archive the months that ended more than DAYS days ago",
+    )
     old.add_argument("--dry-run", action="store_true", help="list the months, change nothing")
     old.add_argument(
         "--at", default=None, metavar="TIME", help="count the days back from TIME (default now)"
@@ -90,7 +94,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _source_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-C", "--repo", type=Path, default=Path.cwd(), help="repository path")
+    parser.add_argument(
+        "-C", "--repo", type=Path, default=Path.cwd(), metavar="DIR", help="repository path"
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--ref", default=None, help=f"git ref holding the log (default: {BRANCH}, else origin/…)"
@@ -112,17 +118,30 @@ def _filter_options(parser: argparse.ArgumentParser, since: str, until: str) -> 
     parser.add_argument(
         until, dest="until", metavar="TIME", help="up to this date or ISO time (inclusive)"
     )
-    for name, dest, what in (
-        ("--type", "types", "eventType, e.g. flag.toggled"),
-        ("--actor", "actors", "actor login"),
-        ("--flag", "flags", "flag key (a flag resource)"),
-        ("--resource", "resources", "resource id (flag key, stage, policy path)"),
-        ("--env", "environments", "resource environment"),
-        ("--ticket", "tickets", "ticket id"),
+    for name, dest, metavar, what in (
+        ("--type", "types", "TYPE", "eventType, e.g. flag.toggled"),
+        ("--actor", "actors", "LOGIN", "actor login"),
+        ("--flag", "flags", "KEY", "flag key (a flag resource)"),
+        ("--resource", "resources", "ID", "resource id (flag key, stage, policy path)"),
+        ("--env", "environments", "ENV", "resource environment"),
+        ("--ticket", "tickets", "TICKET", "ticket id"),
     ):
-        parser.add_argument(name, dest=dest, action="append", default=[], help=what)
+        parser.add_argument(
+            name,
+            dest=dest,
+            metavar=metavar,
+            action="append",
+            default=[],
+            help=f"{what} (repeatable)",
+        )
     parser.add_argument(
-        "--pr", dest="pulls", type=int, action="append", default=[], help="pull request number"
+        "--pr",
+        dest="pulls",
+        metavar="N",
+        type=int,
+        action="append",
+        default=[],
+        help="pull request number (repeatable)",
     )
 
 
@@ -438,12 +457,8 @@ def _archive(args: argparse.Namespace) -> int:
 
 
 def _size(count: int) -> str:
-    for unit in ("B", "KiB", "MiB"):
-        if count < 1024 or unit == "MiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count = count / 1024  # type: ignore[assignment]
-    return f"{count} B"
-
-
-def _unused(_: Iterator[bytes]) -> None:  # pragma: no cover
-    pass
+    if count < 1024:
+        return f"{count} B"
+    if count < 1024 * 1024:
+        return f"{count / 1024:.1f} KiB"
+    return f"{count / (1024 * 1024):.1f} MiB"
