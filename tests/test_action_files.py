@@ -396,8 +396,10 @@ def test_no_expression_inside_a_run_script(path: Path) -> None:
 def test_workflow_triggers_match_what_flaggate_acts_on() -> None:
     on = load_workflow()["on"]
     assert (
-        set(on) == {"pull_request", "pull_request_review", "issues"} | COMMIT_EVENTS | SWEEP_EVENTS
+        set(on)
+        == {"pull_request", "pull_request_review", "issues", "push"} | COMMIT_EVENTS | SWEEP_EVENTS
     )
+    assert on["push"] == {"branches": ["main"]}
     assert on["issues"]["types"] == ["closed"]
     assert on["schedule"] == [{"cron": "17 * * * *"}]
     assert set(on["pull_request"]["types"]) == PULL_REQUEST_ACTIONS
@@ -413,7 +415,7 @@ def test_workflow_permissions_are_least_privilege() -> None:
     assert workflow["permissions"] == {}
     [job] = workflow["jobs"].values()
     assert job["permissions"] == {
-        "contents": "read",
+        "contents": "write",
         "pull-requests": "write",
         "statuses": "write",
         "checks": "read",
@@ -429,7 +431,8 @@ def test_workflow_checkout_concurrency_and_names() -> None:
     concurrency = workflow["concurrency"]
     for key in ("pull_request.number", "check_run.head_sha", "workflow_run.head_sha", "sha"):
         assert f"github.event.{key}" in concurrency["group"]
-    assert concurrency["cancel-in-progress"] is True
+    cancel = concurrency["cancel-in-progress"]
+    assert "github.event.action != 'closed'" in cancel and "github.event_name != 'push'" in cancel
     [job] = workflow["jobs"].values()
     # Required checks are matched by name: a job named like the status would pass the check
     # whatever the decision.

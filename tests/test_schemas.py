@@ -25,9 +25,13 @@ GENERATED = generate()
 # --- the committed files are what the models generate ---------------------------------------
 
 
+HAND_WRITTEN = ("audit-record.schema.json",)
+"""Schemas of outputs (not of files people write), kept by hand and tested where used."""
+
+
 def test_every_model_has_a_committed_schema_and_nothing_else_is_committed() -> None:
     committed = sorted(p.name for p in SCHEMAS_DIR.glob("*.schema.json"))
-    assert committed == sorted(f"{name}.schema.json" for name in MODELS)
+    assert committed == sorted([*(f"{name}.schema.json" for name in MODELS), *HAND_WRITTEN])
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

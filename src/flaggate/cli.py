@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "apply stage timeouts and post-incident reminders across open pull requests",
     ),
     "demo": ("flaggate.commands.demo", "plan a production change in a throwaway example repo"),
+    "audit": ("flaggate.commands.audit", "query, export, verify and archive the audit log"),
 }
 """Command name -> (module, help). Modules are imported only when their command runs."""
 

@@ -6,6 +6,7 @@ can assert the cost of an evaluation does not grow with the size of the reposito
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from collections.abc import Generator, Iterable, Iterator, Sequence
@@ -35,9 +36,11 @@ class RawChange:
 class Git:
     """A git repository at ``root``; ``processes`` counts the git processes started."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, env: dict[str, str] | None = None) -> None:
         self.root = root
         self.processes = 0
+        self.env = {**os.environ, **env} if env else None
+        """Extra environment for every git process (e.g. a temporary ``GIT_INDEX_FILE``)."""
 
     @classmethod
     def discover(cls, start: Path) -> Git:
@@ -58,6 +61,7 @@ class Git:
                 input=stdin,
                 capture_output=True,
                 check=False,
+                env=self.env,
             )
         except FileNotFoundError:
             raise GitError("git is not installed or not on PATH") from None

@@ -34,6 +34,7 @@ from flaggate.github.event import (
     ActionsEnvironment,
     CommitEvent,
     IssueClosedEvent,
+    PushEvent,
     SweepEvent,
     read_event,
 )
@@ -69,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
         from flaggate.commands.sweep import sweep
 
         return int(sweep(args, env, repository(env)))
+    if isinstance(event, PushEvent):
+        from flaggate.commands.merged import after_push
+
+        return int(after_push(args, env, repository(env), event.before, event.after))
     if isinstance(event, IssueClosedEvent):
         print("flaggate: " + record_review(repository(env), dict(event.payload), args.dry_run))
         return 0

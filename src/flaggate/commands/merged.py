@@ -1,26 +1,44 @@
-"""After a pull request merged: the post-incident follow-up of an emergency bypass, and the
-retroactive approval when reviewers approve the merged pull request later."""
+"""After a pull request merged: the audit records, the post-incident follow-up of an emergency
+bypass, and the retroactive approval when reviewers approve the merged pull request later."""
 
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+import os
+import sys
+from datetime import UTC, datetime
 
 from github import GithubException
+from github.PaginatedList import PaginatedList
 from github.PullRequest import PullRequest as GithubPull
 from github.Repository import Repository
 
+from flaggate.audit.collect import (
+    MergeContext,
+    direct_push_records,
+    merge_records,
+    retroactive_records,
+)
+from flaggate.audit.record import Record
+from flaggate.audit.sinks import send
+from flaggate.audit.store import append
 from flaggate.diff import fingerprint
+from flaggate.errors import FlaggateError
+from flaggate.gates import clock
+from flaggate.gates.runner import HeadChecks, gate_context, run_gates
 from flaggate.git import Git
 from flaggate.github.api import explain
+from flaggate.github.checks import commit_checks
 from flaggate.github.event import ActionsEnvironment
 from flaggate.incident.actions import compliance_alert, open_follow_up, record_retroactive
 from flaggate.incident.followup import linked_issue
-from flaggate.policy.emergency import judge_bypass
+from flaggate.model.load import PolicySet
 from flaggate.policy.evaluate import evaluate
+from flaggate.policy.result import Evaluation, GateResult, GateStatus
+from flaggate.publish.summary import append_summary
 from flaggate.pull.context import Review
 from flaggate.pull.github import GitHubPullRequest
-from flaggate.source import compare
+from flaggate.source import Comparison, compare
 
 
 def after_merge(
@@ -51,6 +69,7 @@ def after_merge(
         raise explain(exc, "reading pull request comments", "'Pull requests: read'") from None
     issue = linked_issue(comments)
     number = pull.number
+    merge = _merge_context(env, pull)
     if review:
         if issue is None:
             print(f"flaggate: #{number} is merged and had no emergency bypass; nothing to record")
@@ -58,15 +77,25 @@ def after_merge(
         bypasser = facts.label_actor(policies.settings.spec.emergency.label)
         counted = _WithoutReviewer(facts, bypasser)
         evaluation = evaluate(comparison.changes, policies, counted)
-        print(f"flaggate: #{number}: " + record_retroactive(repo, issue, evaluation, args.dry_run))
-        return 0
-    bypass = judge_bypass(facts, policies.settings.spec.emergency)
+        done, approvals = record_retroactive(repo, issue, evaluation, args.dry_run)
+        print(f"flaggate: #{number}: {done}")
+        if not approvals:
+            return 0
+        rows = [(a.login, a.role, a.stage, a.at) for a in approvals]
+        return _audit(args, env, git, policies, retroactive_records(rows, merge, None, 10_000))[0]
+    gates = _gates_at_merge(git, repo, comparison, pull, merge)
+    evaluation = evaluate(comparison.changes, policies, facts, gates, merge.merged_at)
+    code, appended = _audit(args, env, git, policies, merge_records(evaluation, merge))
+    if appended:
+        # Alerts go out with the records, once: a re-run appends nothing and alerts nobody.
+        _alert_production_changes(evaluation, number, env)
+    bypass = evaluation.bypass
     if bypass is None or not bypass.valid:
         print(f"flaggate: #{number} merged without an emergency bypass; nothing to follow up")
-        return 0
+        return code
     if issue is not None:
         print(f"flaggate: #{number}: the post-incident review is already tracked in #{issue}")
-        return 0
+        return code
     flags = sorted({c.flag for c in comparison.changes if c.resource == "flag"})
     retroactive = evaluate(comparison.changes, policies, _WithoutReviewer(facts, bypass.actor))
     opened, done = open_follow_up(repo, pull, bypass, flags, bool(retroactive.stages), args.dry_run)
@@ -74,8 +103,126 @@ def after_merge(
     compliance_alert(f"#{number} merged under {bypass.reason}; {done}", env.step_summary)
     if opened is not None and retroactive.stages:
         # Approvals given before the merge count as well.
-        print(f"flaggate: #{number}: " + record_retroactive(repo, opened, retroactive, False))
-    return 0
+        done, approvals = record_retroactive(repo, opened, retroactive, False)
+        print(f"flaggate: #{number}: {done}")
+        if approvals:
+            rows = [(a.login, a.role, a.stage, a.at) for a in approvals]
+            records = retroactive_records(rows, merge, bypass.note.incident, 10_000)
+            code = max(code, _audit(args, env, git, policies, records)[0])
+    return code
+
+
+def after_push(
+    args: argparse.Namespace, env: ActionsEnvironment, repo: Repository, before: str, after: str
+) -> int:
+    """A push to the default branch: audit its flag changes when no pull request brought it
+    (``approval: none``, with a compliance alert); a merged pull request's push is audited by
+    the pull request's own event."""
+    from flaggate.commands.github import ensure_commits
+
+    listing = PaginatedList(GithubPull, repo.requester, f"{repo.url}/commits/{after}/pulls", None)
+    try:
+        merged = [p.number for p in listing if p.merged_at is not None]
+    except GithubException as exc:
+        raise explain(
+            exc, f"listing pull requests of {after[:7]}", "'Pull requests: read'"
+        ) from None
+    if merged:
+        print(f"flaggate: push {after[:7]} came from #{merged[0]}; audited with it")
+        return 0
+    git = Git(env.workspace)
+    ensure_commits(git, [before, after])
+    comparison = compare(git, before, after, args.policies)
+    if not comparison.changes:
+        print(f"flaggate: push {after[:7]} changes no flags or policies; nothing to audit")
+        return 0
+    moment = datetime.fromtimestamp(git.commit_time(after), UTC)
+    pusher = os.environ.get("GITHUB_ACTOR")
+    merge = MergeContext(env.repository, None, after, moment, pusher, run_url=env.run_url)
+    records = direct_push_records(comparison.changes, merge)
+    code, appended = _audit(args, env, git, comparison.policies, records)
+    if appended:
+        compliance_alert(
+            f"push {after[:7]} to the default branch without a pull request changed "
+            f"{len(comparison.changes)} flag/policy setting(s), unapproved",
+            env.step_summary,
+        )
+    return code
+
+
+def _merge_context(env: ActionsEnvironment, pull: GithubPull) -> MergeContext:
+    author = pull.user
+    merged_by = pull.merged_by
+    return MergeContext(
+        repository=env.repository,
+        pull_request=pull.number,
+        merge_sha=pull.merge_commit_sha or pull.head.sha,
+        merged_at=pull.merged_at or clock.now(),
+        author=author.login if author else None,
+        author_id=author.id if author else None,
+        merged_by=merged_by.login if merged_by else None,
+        run_url=env.run_url,
+    )
+
+
+def _gates_at_merge(
+    git: Git, repo: Repository, comparison: Comparison, pull: GithubPull, merge: MergeContext
+) -> list[GateResult]:
+    """The gates as they stood when the pull request merged (recorded, never blocking)."""
+    head_sha = pull.head.sha
+    committed = datetime.fromtimestamp(git.commit_time(head_sha), UTC)
+    head = HeadChecks(head_sha, committed, lambda: commit_checks(repo, head_sha))
+    context = gate_context(git, comparison, checks=head, online=True, now=merge.merged_at)
+    try:
+        return run_gates(comparison.changes, comparison.policies, context)
+    except FlaggateError as exc:
+        return [GateResult("gates", GateStatus.ERROR, f"not readable at merge: {exc}")]
+
+
+def _audit(
+    args: argparse.Namespace,
+    env: ActionsEnvironment,
+    git: Git,
+    policies: PolicySet,
+    records: list[Record],
+) -> tuple[int, int]:
+    """Append the records to the audit log, then send them to the sinks: the exit code (2
+    when the log could not be written: the job fails and says why) and how many records
+    were appended now."""
+    audit = policies.settings.spec.audit
+    where = f"{audit.path}/" if audit.path else f"branch {audit.branch}"
+    if args.dry_run:
+        print(f"flaggate: dry run: would append {len(records)} audit record(s) to {where}")
+        return 0, 0
+    try:
+        result = append(git, records, audit, message=f"audit: {len(records)} record(s)")
+    except FlaggateError as exc:
+        print(f"flaggate: error: audit records not written: {exc}", file=sys.stderr)
+        append_summary(env.step_summary, f"## ⚠️ Audit records not written\n\n{exc}\n")
+        return 2, 0
+    print(
+        f"flaggate: audit: {result.appended} record(s) appended to {where}, "
+        f"{result.skipped} already there"
+    )
+    for sent in send(result.records, audit.sinks):
+        line = f"flaggate: audit sink {sent.sink}: {'ok' if sent.ok else sent.reason}"
+        print(line, file=sys.stdout if sent.ok else sys.stderr)
+        if not sent.ok:
+            append_summary(env.step_summary, f"⚠️ {line}\n")
+    return 0, result.appended
+
+
+def _alert_production_changes(evaluation: Evaluation, number: int, env: ActionsEnvironment) -> None:
+    """Compliance alerts (seed): production flag changes and policy changes."""
+    for result in evaluation.changes:
+        change = result.change
+        if change.resource == "policy":
+            compliance_alert(f"#{number} changed policy file {change.path}", env.step_summary)
+        elif change.environment == "production":
+            compliance_alert(
+                f"#{number} changed {change.flag} in production ({', '.join(change.types)})",
+                env.step_summary,
+            )
 
 
 class _WithoutReviewer:

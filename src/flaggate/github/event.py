@@ -129,7 +129,15 @@ class SweepEvent:
     name: str
 
 
-Event = PullRequestEvent | CommitEvent | IssueClosedEvent | SweepEvent
+@dataclass(frozen=True)
+class PushEvent:
+    """Commits pushed to the default branch (audited when no pull request brought them)."""
+
+    before: str
+    after: str
+
+
+Event = PullRequestEvent | CommitEvent | IssueClosedEvent | SweepEvent | PushEvent
 
 
 def read_event(environment: ActionsEnvironment) -> Event | None:
@@ -144,6 +152,8 @@ def read_event(environment: ActionsEnvironment) -> Event | None:
     action = str(payload.get("action", ""))
     if name in COMMIT_EVENTS:
         return _commit_event(name, action, payload)
+    if name == "push":
+        return _push_event(payload)
     if name in ISSUE_EVENTS:
         if action != "closed" or not isinstance(payload.get("issue"), dict):
             return None
@@ -173,3 +183,14 @@ def _commit_event(name: str, action: str, payload: Mapping[str, Any]) -> CommitE
     if not isinstance(sha, str) or len(sha) != 40:
         raise EventError(f"{name} payload has no commit sha")
     return CommitEvent(name, sha, check if isinstance(check, str) else None)
+
+
+def _push_event(payload: Mapping[str, Any]) -> PushEvent | None:
+    repository = payload.get("repository") or {}
+    default = repository.get("default_branch") if isinstance(repository, dict) else None
+    before, after = payload.get("before"), payload.get("after")
+    if payload.get("ref") != f"refs/heads/{default}" or payload.get("deleted"):
+        return None
+    if not isinstance(before, str) or not isinstance(after, str) or set(before) == {"0"}:
+        return None
+    return PushEvent(before, after)

@@ -76,18 +76,21 @@ def open_follow_up(
     return issue.number, f"opened #{issue.number} {state.title!r}"
 
 
-def record_retroactive(repo: Repository, number: int, evaluation: Evaluation, dry_run: bool) -> str:
-    """Record the retroactive approval once every required stage is approved."""
+def record_retroactive(
+    repo: Repository, number: int, evaluation: Evaluation, dry_run: bool
+) -> tuple[str, list[Approval] | None]:
+    """Record the retroactive approval once every required stage is approved; what was done
+    and, when recorded now, the approvals."""
     issue = _issue(repo, number)
     state = FollowUp.parse(issue.body)
     if state is None:
-        return f"#{number} is not a post-incident issue; nothing recorded"
+        return f"#{number} is not a post-incident issue; nothing recorded", None
     if state.retroactiveApproval is not None:
-        return f"retroactive approval already recorded in #{number}"
+        return f"retroactive approval already recorded in #{number}", None
     missing = [s for s in evaluation.stages if s.missing > 0]
     if missing:
         needs = ", ".join(f"{s.stage.name} ({s.missing} more)" for s in missing)
-        return f"retroactive approval incomplete: {needs}"
+        return f"retroactive approval incomplete: {needs}", None
     approvals = [
         Approval(a.login, a.role, s.stage.name, a.at.isoformat() if a.at else None)
         for s in evaluation.stages
@@ -96,9 +99,9 @@ def record_retroactive(repo: Repository, number: int, evaluation: Evaluation, dr
     state = replace(state, retroactiveApproval=approvals, retroactiveApprovedAt=_now())
     who = ", ".join(f"@{a.login} ({a.role}, {a.stage})" for a in approvals)
     if dry_run:
-        return f"would record the retroactive approval in #{number}: {who}"
+        return f"would record the retroactive approval in #{number}: {who}", None
     _record(issue, state, f"Retroactive approval of #{state.pullRequest} recorded: {who}.")
-    return f"recorded the retroactive approval in #{number}: {who}"
+    return f"recorded the retroactive approval in #{number}: {who}", approvals
 
 
 def record_review(repo: Repository, payload: dict[str, Any], dry_run: bool) -> str:

@@ -27,12 +27,40 @@ class Tickets(Model):
     flagField: str | None = None
 
 
+class PostgresSink(Model):
+    """A PostgreSQL table receiving every record (DSN only from the environment)."""
+
+    dsnEnv: NonEmpty = "FLAGGATE_AUDIT_DSN"
+    table: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = "flaggate_audit"
+
+
+class WebhookSink(Model):
+    """An HTTPS endpoint (a SIEM) receiving every record, signed with HMAC-SHA256."""
+
+    urlEnv: NonEmpty = "FLAGGATE_AUDIT_WEBHOOK_URL"
+    secretEnv: NonEmpty = "FLAGGATE_AUDIT_WEBHOOK_SECRET"
+
+
+class AuditSink(Model):
+    """One extra destination for audit records, besides the git log."""
+
+    postgres: PostgresSink | None = None
+    webhook: WebhookSink | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> AuditSink:
+        if (self.postgres is None) == (self.webhook is None):
+            raise ValueError("an audit sink needs exactly one of `postgres` or `webhook`")
+        return self
+
+
 class Audit(Model):
     """Where audit records are appended: a branch (default) or a path on the default branch."""
 
     branch: NonEmpty | None = "flaggate-audit"
     path: NonEmpty | None = None
     dir: NonEmpty = "audit"
+    sinks: Annotated[tuple[AuditSink, ...], Field(strict=False)] = ()
 
 
 class SlackTarget(Model):

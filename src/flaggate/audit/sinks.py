@@ -1,0 +1,373 @@
+"""Extra destinations for audit records: a PostgreSQL table and a signed webhook (a SIEM).
+
+A sink failure never loses a record (the git log is written first) and never stops the
+others; it is reported with a one-line reason that holds no secret (neither the DSN's
+password nor the webhook's secret or URL credentials).
+
+PostgreSQL: the DSN comes from the environment variable ``dsnEnv`` names. The table is
+created when missing (``id`` is its primary key, ``ts`` is indexed) and each batch is
+inserted in one transaction with ``ON CONFLICT (id) DO NOTHING``, so sending the same
+records again stores nothing twice.
+
+Webhook: ``POST`` of ``{"records": [...]}`` (UTF-8 JSON) to the URL from ``urlEnv``, with
+``X-Flaggate-Signature: sha256=<hex HMAC-SHA256 of the body bytes, keyed with the secret from
+secretEnv>`` and ``X-Flaggate-Delivery: <id of the first record>`` (the same batch always has
+the same delivery id, so a receiver can drop repeats). Any 2xx is success; connection errors,
+429 and 5xx answers are retried a bounded number of times, honouring ``Retry-After`` up to a
+cap; redirects are not followed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.json import Jsonb
+
+from flaggate import __version__
+from flaggate.audit.record import Record
+from flaggate.model.settings import AuditSink, PostgresSink, WebhookSink
+
+TIMEOUT_SECONDS = 10.0
+"""Webhook: the limit on connecting, sending and each read (httpx's timeout)."""
+CONNECT_TIMEOUT_SECONDS = 10
+"""PostgreSQL: ``connect_timeout`` (libpq counts whole seconds, at least 2)."""
+STATEMENT_TIMEOUT_MS = 30_000
+"""PostgreSQL: no statement of the sink waits longer (a locked table, a stuck server)."""
+CONNECT_RETRIES = 2
+"""Webhook: extra attempts to connect (httpx's transport retries, with its own backoff)."""
+MAX_ATTEMPTS = 3
+"""Webhook: requests in all when the answer is 429 or a retryable 5xx."""
+BACKOFF_SECONDS = 0.5
+"""Webhook: the wait before the first retry without ``Retry-After`` (doubled each time)."""
+MAX_RETRY_AFTER = 30.0
+"""Webhook: the longest wait ``Retry-After`` can ask for between attempts."""
+SIGNATURE_HEADER = "X-Flaggate-Signature"
+DELIVERY_HEADER = "X-Flaggate-Delivery"
+LOGGERS = ("httpx", "psycopg")
+"""The loggers whose records are filtered for secrets while a sink is being sent to."""
+
+_sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass(frozen=True)
+class SinkResult:
+    """How sending to one sink went: ``reason`` says why it failed (one line, no secret)."""
+
+    sink: str
+    ok: bool
+    reason: str = ""
+
+
+class _Failed(Exception):
+    """A sink failed; the message is its reason (already free of secrets)."""
+
+
+def send(
+    records: Sequence[Record], sinks: Sequence[AuditSink], env: Mapping[str, str] | None = None
+) -> list[SinkResult]:
+    """Send ``records`` to every sink, in order; never raises for a sink's failure.
+
+    Secrets are read from ``env`` (default: the process environment). Nothing is sent (and
+    nothing is returned) when there are no records.
+    """
+    env = os.environ if env is None else env
+    if not records:
+        return []
+    results: list[SinkResult] = []
+    for sink in sinks:
+        name, secrets = _describe(sink, env)
+        try:
+            with _redacted_logs(secrets):
+                if sink.postgres is not None:
+                    _to_postgres(records, sink.postgres, env)
+                elif sink.webhook is not None:
+                    _to_webhook(records, sink.webhook, env)
+        except _Failed as exc:
+            results.append(SinkResult(name, False, _redact(str(exc), secrets)))
+        except Exception as exc:
+            reason = f"unexpected {type(exc).__name__}: {_one_line(exc)}"
+            results.append(SinkResult(name, False, _redact(reason, secrets)))
+        else:
+            results.append(SinkResult(name, True))
+    return results
+
+
+def _describe(sink: AuditSink, env: Mapping[str, str]) -> tuple[str, list[str]]:
+    """The sink's name in results, and the secrets its reasons must never show."""
+    if sink.postgres is not None:
+        return f"postgres {sink.postgres.table}", _dsn_secrets(env.get(sink.postgres.dsnEnv) or "")
+    if sink.webhook is not None:
+        secrets = _url_secrets(env.get(sink.webhook.urlEnv) or "")
+        return f"webhook {sink.webhook.urlEnv}", [*secrets, env.get(sink.webhook.secretEnv) or ""]
+    return "sink", []
+
+
+def _to_postgres(records: Sequence[Record], sink: PostgresSink, env: Mapping[str, str]) -> None:
+    dsn = env.get(sink.dsnEnv)
+    if not dsn:
+        raise _Failed(f"{sink.dsnEnv} is not set")
+    try:
+        conninfo_to_dict(dsn)
+    except psycopg.Error:
+        # libpq's message quotes the text around the mistake: it may hold the password.
+        raise _Failed(f"{sink.dsnEnv} is not a valid PostgreSQL connection string") from None
+    rows = [_row(index, record) for index, record in enumerate(records)]
+    table = sql.Identifier(sink.table)
+    insert = sql.SQL(
+        "INSERT INTO {} (id, ts, event_type, repository, pull_request, flag, environment, "
+        "actor, record, hash, prev_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (id) DO NOTHING"
+    ).format(table)
+    try:
+        with psycopg.connect(
+            dsn,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            autocommit=True,
+            application_name="flaggate",
+        ) as conn:
+            _create_table(conn, sink.table)
+            with conn.transaction(), conn.cursor() as cursor:
+                _statement_timeout(cursor)
+                cursor.executemany(insert, rows)
+    except psycopg.Error as exc:
+        raise _Failed(_one_line(exc) or type(exc).__name__) from None
+
+
+def _create_table(conn: psycopg.Connection[Any], name: str) -> None:
+    """Create the table and its ``ts`` index unless the table exists: then the role needs
+    no more than ``INSERT`` and ``SELECT (id)`` (for ``ON CONFLICT (id)``) on a table made by
+    someone else."""
+    table = sql.Identifier(name)
+    with conn.transaction(), conn.cursor() as cursor:
+        _statement_timeout(cursor)
+        cursor.execute("SELECT to_regclass(%s)", (table.as_string(conn),))
+        found = cursor.fetchone()
+        if found is not None and found[0] is not None:
+            return
+        cursor.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} (id text PRIMARY KEY, ts timestamptz NOT NULL, "
+                "event_type text NOT NULL, repository text, pull_request integer, flag text, "
+                "environment text, actor text, record jsonb NOT NULL, hash text NOT NULL, "
+                "prev_hash text NOT NULL)"
+            ).format(table)
+        )
+        cursor.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (ts)").format(
+                sql.Identifier(f"{name[:59]}_ts"), table
+            )
+        )
+
+
+def _statement_timeout(cursor: psycopg.Cursor[Any]) -> None:
+    cursor.execute(
+        sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(STATEMENT_TIMEOUT_MS))
+    )
+
+
+def _row(index: int, record: Record) -> tuple[Any, ...]:
+    """The table's columns for one record; a malformed record fails the batch, saying which."""
+    try:
+        context, resource, actor = (
+            _mapping(record.get(key)) for key in ("context", "resource", "actor")
+        )
+        stamp = datetime.fromisoformat(str(record["timestamp"]))
+        pull_request = context.get("pullRequest")
+        if pull_request is not None and (
+            not isinstance(pull_request, int) or isinstance(pull_request, bool)
+        ):
+            raise ValueError("context.pullRequest is not a number")
+        return (
+            str(record["id"]),
+            stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC),
+            str(record["eventType"]),
+            context.get("repository"),
+            pull_request,
+            resource.get("id") if resource.get("type") == "flag" else None,
+            resource.get("environment"),
+            actor.get("login"),
+            Jsonb(record),
+            str(record["hash"]),
+            str(record["prevHash"]),
+        )
+    except KeyError as exc:
+        raise _Failed(f"record {index + 1} has no {exc.args[0]}") from None
+    except (TypeError, ValueError) as exc:
+        raise _Failed(f"record {index + 1} is malformed: {_one_line(exc)}") from None
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _to_webhook(records: Sequence[Record], sink: WebhookSink, env: Mapping[str, str]) -> None:
+    url, secret = env.get(sink.urlEnv), env.get(sink.secretEnv)
+    unset = [name for name, value in ((sink.urlEnv, url), (sink.secretEnv, secret)) if not value]
+    if unset or url is None or secret is None:
+        raise _Failed(f"{' and '.join(unset)} {'is' if len(unset) == 1 else 'are'} not set")
+    where = _origin(url)
+    body = json.dumps(
+        {"records": list(records)}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": f"flaggate/{__version__}",
+        SIGNATURE_HEADER: "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+        DELIVERY_HEADER: str(records[0].get("id", "")),
+    }
+    transport = httpx.HTTPTransport(retries=CONNECT_RETRIES)
+    with httpx.Client(
+        timeout=TIMEOUT_SECONDS, transport=transport, follow_redirects=False
+    ) as client:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                # Streamed and never read: the answer's status is all that matters.
+                with client.stream("POST", url, content=body, headers=headers) as response:
+                    status, retry_after = response.status_code, response.headers.get("Retry-After")
+            except httpx.TimeoutException:
+                raise _Failed(f"{where} timed out after {TIMEOUT_SECONDS:g}s") from None
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                raise _Failed(f"cannot reach {where}: {_one_line(exc)}") from None
+            if 200 <= status < 300:
+                return
+            if not _retryable(status) or attempt == MAX_ATTEMPTS:
+                tries = f" (after {attempt} attempts)" if attempt > 1 else ""
+                raise _Failed(f"{where} answered HTTP {status}{tries}")
+            _sleep(_delay(retry_after, attempt))
+
+
+def _retryable(status: int) -> bool:
+    """429 and the 5xx a later attempt may fix (not 501 Not Implemented, 505, 508, 511...)."""
+    return status in (429, 500, 502, 503, 504)
+
+
+def _delay(retry_after: str | None, attempt: int) -> float:
+    """Seconds to wait before the next attempt: ``Retry-After`` (seconds or an HTTP date),
+    capped at `MAX_RETRY_AFTER`, else an exponential backoff."""
+    backoff = min(BACKOFF_SECONDS * float(2 ** (attempt - 1)), MAX_RETRY_AFTER)
+    if retry_after is None:
+        return backoff
+    text = retry_after.strip()
+    if text.isdigit():
+        seconds = float(text)
+    else:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return backoff
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of the URL (no credentials, path or query), for reasons."""
+    try:
+        split = urlsplit(url)
+        host = split.hostname
+        port = split.port
+    except ValueError:
+        return "the webhook"
+    if not split.scheme or not host:
+        return "the webhook"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{split.scheme}://{host}" + (f":{port}" if port else "")
+
+
+def _dsn_secrets(dsn: str) -> list[str]:
+    """What a reason must not show of a DSN: itself and its password (decoded or not)."""
+    found = [dsn]
+    try:
+        password = conninfo_to_dict(dsn).get("password")
+    except psycopg.Error:
+        password = None
+    if password:
+        found.append(str(password))
+    if "://" in dsn:
+        try:
+            encoded = urlsplit(dsn).password
+        except ValueError:
+            encoded = None
+        if encoded:
+            found += [encoded, unquote(encoded)]
+    return found
+
+
+def _url_secrets(url: str) -> list[str]:
+    """What a reason must not show of a URL: its credentials, query and fragment (all of it
+    when it does not parse)."""
+    try:
+        split = urlsplit(url)
+    except ValueError:
+        return [url]
+    found = []
+    for part in (split.username, split.password, split.query, split.fragment):
+        if part:
+            found += [part, unquote(part)]
+    return found
+
+
+def _redact(text: str, secrets: Iterable[str], limit: int = 400) -> str:
+    """``text`` on one line, every secret replaced by ``***``, then cut to ``limit``
+    characters (after hiding: a cut secret would no longer match)."""
+    text = _hide(" ".join(text.split()), secrets)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _hide(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced by ``***`` (the longest first)."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+class _HideSecrets(logging.Filter):
+    """Rewrites log records that would show a secret (httpx logs each request's URL)."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        hidden = _hide(message, self.secrets)
+        if hidden != message:
+            record.msg, record.args = hidden, None
+        return True
+
+
+@contextmanager
+def _redacted_logs(secrets: Sequence[str]) -> Iterator[None]:
+    """While sending, the clients' own log records hide the sink's secrets."""
+    hide = _HideSecrets(secrets)
+    loggers = [logging.getLogger(name) for name in LOGGERS]
+    for logger in loggers:
+        logger.addFilter(hide)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(hide)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The exception's message on one line (`_redact` hides secrets and shortens it)."""
+    return " ".join(str(exc).split())
