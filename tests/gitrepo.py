@@ -119,3 +119,21 @@ def flag_yaml(
     if variants:
         text += "  variants:\n" + variants
     return text + "  environments:\n" + environments
+
+
+THREE_ENVIRONMENTS = (
+    "apiVersion: flaggate/v1\n"
+    "kind: Environments\n"
+    "metadata:\n"
+    "  name: environments\n"
+    "spec:\n"
+    "  environments:\n"
+    "    - name: development\n"
+    "      riskLevel: low\n"
+    "    - name: staging\n"
+    "      riskLevel: medium\n"
+    "    - name: production\n"
+    "      riskLevel: critical\n"
+)
+"""An Environments document (development, staging, production) whose production entry
+further lines, indented by 6 spaces, can extend."""

@@ -32,7 +32,7 @@ from tests.github_env import (
     run_action,
     webhook_payload,
 )
-from tests.gitrepo import GIT_ENV, GitRepo
+from tests.gitrepo import GIT_ENV, THREE_ENVIRONMENTS, GitRepo
 
 # --- pure: one report ------------------------------------------------------------------------
 
@@ -287,20 +287,7 @@ AFTER_GRACE = "2026-11-27T09:31:00Z"
 
 
 def environments_yaml(production_checks: Sequence[str] = REQUIRED) -> str:
-    text = (
-        "apiVersion: flaggate/v1\n"
-        "kind: Environments\n"
-        "metadata:\n"
-        "  name: environments\n"
-        "spec:\n"
-        "  environments:\n"
-        "    - name: development\n"
-        "      riskLevel: low\n"
-        "    - name: staging\n"
-        "      riskLevel: medium\n"
-        "    - name: production\n"
-        "      riskLevel: critical\n"
-    )
+    text = THREE_ENVIRONMENTS
     if production_checks:
         text += f"      requiredChecks: [{', '.join(production_checks)}]\n"
     return text

@@ -14,7 +14,7 @@ from flaggate.gates.soak import soak_gate
 from flaggate.git import Git
 from flaggate.policy.result import GateResult, GateStatus
 from flaggate.source import Comparison, compare
-from tests.gitrepo import GIT_ENV, GitRepo, flag_yaml
+from tests.gitrepo import GIT_ENV, THREE_ENVIRONMENTS, GitRepo, flag_yaml
 
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 AT = "2026-11-28T10:00Z"
@@ -33,20 +33,7 @@ SOAK_24H = "{from: staging, minSoakHours: 24}"
 
 def environments_yaml(promotion: str | None = SOAK_24H, extra: str = "") -> str:
     """Exactly three environments; production carries ``promotion`` and ``extra`` lines."""
-    text = (
-        "apiVersion: flaggate/v1\n"
-        "kind: Environments\n"
-        "metadata:\n"
-        "  name: environments\n"
-        "spec:\n"
-        "  environments:\n"
-        "    - name: development\n"
-        "      riskLevel: low\n"
-        "    - name: staging\n"
-        "      riskLevel: medium\n"
-        "    - name: production\n"
-        "      riskLevel: critical\n"
-    )
+    text = THREE_ENVIRONMENTS
     if promotion is not None:
         text += f"      promotion: {promotion}\n"
     return text + extra
