@@ -28,7 +28,7 @@ from flaggate.errors import ConfigError, FlaggateError, GitError
 from flaggate.gates.runner import HeadChecks, gate_context, run_gates
 from flaggate.git import Git
 from flaggate.github.api import RetryPolicy, connect, explain, request_json
-from flaggate.github.checks import commit_checks
+from flaggate.github.checks import combined_statuses, commit_checks
 from flaggate.github.event import (
     REVIEW_EVENTS,
     ActionsEnvironment,
@@ -376,12 +376,10 @@ def _current_status(repo: Repository, sha: str, context: str) -> tuple[str, str]
     """The state and description of ``context`` on ``sha`` (a sweep rewrites only changes:
     GitHub keeps at most 1,000 statuses per commit and context)."""
     try:
-        combined = request_json(
-            repo.requester, "GET", f"{repo.url}/commits/{sha}/status?per_page=100"
-        )
-    except Exception:  # unreadable: write it again rather than guess
+        statuses = combined_statuses(repo, sha)
+    except FlaggateError:  # unreadable: write it again rather than guess
         return None
-    for status in combined.get("statuses") or ():
+    for status in statuses:
         if status.get("context") == context:
             return str(status.get("state")), str(status.get("description") or "")
     return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from github.CheckRun import CheckRun
 from github.GithubException import GithubException
 from github.PaginatedList import PaginatedList
@@ -33,17 +35,7 @@ def commit_checks(repo: Repository, sha: str) -> list[CheckReport]:
         raise explain(exc, f"reading check runs of {sha[:7]}", "'Checks: read'") from None
     except Exception as exc:  # connection errors after retries
         raise explain(exc, f"reading check runs of {sha[:7]}") from None
-    try:
-        combined = request_json(
-            repo.requester, "GET", f"{repo.url}/commits/{sha}/status?per_page=100"
-        )
-    except GithubException as exc:
-        raise explain(
-            exc, f"reading commit statuses of {sha[:7]}", "'Commit statuses: read'"
-        ) from None
-    except Exception as exc:
-        raise explain(exc, f"reading commit statuses of {sha[:7]}") from None
-    for status in combined.get("statuses") or ():
+    for status in combined_statuses(repo, sha):
         reports.append(
             from_status(
                 status["context"],
@@ -53,3 +45,18 @@ def commit_checks(repo: Repository, sha: str) -> list[CheckReport]:
             )
         )
     return reports
+
+
+def combined_statuses(repo: Repository, sha: str) -> list[dict[str, Any]]:
+    """The latest status of each context on ``sha`` (GitHub's combined status, up to 100)."""
+    try:
+        combined = request_json(
+            repo.requester, "GET", f"{repo.url}/commits/{sha}/status?per_page=100"
+        )
+    except GithubException as exc:
+        raise explain(
+            exc, f"reading commit statuses of {sha[:7]}", "'Commit statuses: read'"
+        ) from None
+    except Exception as exc:  # connection errors after retries
+        raise explain(exc, f"reading commit statuses of {sha[:7]}") from None
+    return list(combined.get("statuses") or ())
