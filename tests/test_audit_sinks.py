@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx_retries.retry
 import pytest
 
 from flaggate.audit import sinks
 from flaggate.audit.record import Record, chain, record_id
 from flaggate.audit.sinks import SinkResult, send
+from flaggate.integrations import http
 from flaggate.model.settings import AuditSink, PostgresSink, WebhookSink
 from tests.postgres import PostgresServer, binaries, running_postgres
 from tests.prometheus import LOOPBACK, closed_port, silent_port
@@ -359,25 +361,26 @@ def test_webhook_retries_503_then_succeeds() -> None:
 
 def test_webhook_honours_retry_after_up_to_a_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     waits: list[float] = []
-    monkeypatch.setattr(sinks, "_sleep", waits.append)
+    monkeypatch.setattr(httpx_retries.retry.time, "sleep", waits.append)
     replies = [(429, {"Retry-After": "7"}), (503, {"Retry-After": "86400"}), (200, {})]
     with Receiver(replies) as receiver:
         assert send(make_records(1), [WEBHOOK], webhook_env(receiver.url))[0].ok
     assert len(receiver.deliveries) == 3
-    assert waits == [7.0, sinks.MAX_RETRY_AFTER]
+    assert waits == [7.0, http.MAX_WAIT_SECONDS]
 
 
-def test_retry_after_as_a_date_and_without_one() -> None:
+def test_retry_after_as_an_http_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(httpx_retries.retry.time, "sleep", waits.append)
     later = format_datetime(datetime.fromtimestamp(time.time() + 20, UTC), usegmt=True)
-    assert 15 < sinks._delay(later, 1) <= 20
-    assert sinks._delay("Wed, 21 Oct 2015 07:28:00 GMT", 1) == 0.0
-    assert sinks._delay(None, 1) == sinks.BACKOFF_SECONDS
-    assert sinks._delay(None, 2) == 2 * sinks.BACKOFF_SECONDS
-    assert sinks._delay("soon", 1) == sinks.BACKOFF_SECONDS
+    with Receiver([(503, {"Retry-After": later}), (200, {})]) as receiver:
+        assert send(make_records(1), [WEBHOOK], webhook_env(receiver.url))[0].ok
+    [wait] = waits
+    assert 15 < wait <= 20
 
 
 def test_webhook_gives_up_after_bounded_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sinks, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(httpx_retries.retry.time, "sleep", lambda seconds: None)
     with Receiver([(502, {})]) as receiver:
         [result] = send(make_records(1), [WEBHOOK], webhook_env(receiver.url))
     assert not result.ok
@@ -509,24 +512,24 @@ def test_secrets_never_reach_reasons_or_logs(
         ),
         (
             "https://user:pass@siem/x?key=abc\nsecond line",
-            sinks._url_secrets("https://user:pass@siem/x?key=abc"),
-            "https://***:***@siem/x?*** second line",
+            http.url_secrets("https://user:pass@siem/x?key=abc"),
+            "https://***:***@siem/***?*** second line",
         ),
         (
             "cannot reach http://siem:8080: refused",
-            sinks._url_secrets("http://siem:8080/hook"),
+            http.url_secrets("http://siem:8080/hook"),
             "cannot reach http://siem:8080: refused",
         ),
     ],
 )
 def test_redaction(text: str, secrets: list[str], expected: str) -> None:
-    assert sinks._redact(text, secrets) == expected
+    assert http.redact(text, secrets) == expected
 
 
 def test_long_reasons_are_cut_after_hiding_secrets() -> None:
     secret = "s3cr3t-" + "x" * 40
     text = "y" * 380 + secret + " tail"
-    reason = sinks._redact(text, [secret])
+    reason = http.redact(text, [secret])
     assert reason == "y" * 380 + "*** tail"
-    cut = sinks._redact("z" * 390 + secret, [secret], limit=400)
+    cut = http.redact("z" * 390 + secret, [secret], limit=400)
     assert "s3cr3t" not in cut and len(cut) <= 400

@@ -14,7 +14,12 @@ import tomllib
 from tests.gitrepo import PROJECT
 
 # Import name -> distribution name, for those that differ.
-DISTRIBUTIONS = {"github": "pygithub", "yaml": "pyyaml", "ruamel": "ruamel.yaml"}
+DISTRIBUTIONS = {
+    "github": "pygithub",
+    "yaml": "pyyaml",
+    "ruamel": "ruamel.yaml",
+    "httpx_retries": "httpx-retries",
+}
 
 
 def imported_top_level_modules() -> set[str]:

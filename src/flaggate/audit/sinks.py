@@ -22,14 +22,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import os
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -39,8 +35,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
-from flaggate import __version__
 from flaggate.audit.record import Record
+from flaggate.integrations import http
 from flaggate.model.settings import AuditSink, PostgresSink, WebhookSink
 
 TIMEOUT_SECONDS = 10.0
@@ -49,20 +45,12 @@ CONNECT_TIMEOUT_SECONDS = 10
 """PostgreSQL: ``connect_timeout`` (libpq counts whole seconds, at least 2)."""
 STATEMENT_TIMEOUT_MS = 30_000
 """PostgreSQL: no statement of the sink waits longer (a locked table, a stuck server)."""
-CONNECT_RETRIES = 2
-"""Webhook: extra attempts to connect (httpx's transport retries, with its own backoff)."""
 MAX_ATTEMPTS = 3
 """Webhook: requests in all when the answer is 429 or a retryable 5xx."""
-BACKOFF_SECONDS = 0.5
-"""Webhook: the wait before the first retry without ``Retry-After`` (doubled each time)."""
-MAX_RETRY_AFTER = 30.0
-"""Webhook: the longest wait ``Retry-After`` can ask for between attempts."""
 SIGNATURE_HEADER = "X-Flaggate-Signature"
 DELIVERY_HEADER = "X-Flaggate-Delivery"
-LOGGERS = ("httpx", "psycopg")
+LOGGERS = (*http.LOGGERS, "psycopg")
 """The loggers whose records are filtered for secrets while a sink is being sent to."""
-
-_sleep: Callable[[float], None] = time.sleep
 
 
 @dataclass(frozen=True)
@@ -93,16 +81,16 @@ def send(
     for sink in sinks:
         name, secrets = _describe(sink, env)
         try:
-            with _redacted_logs(secrets):
+            with http.hidden_in_logs(secrets, LOGGERS):
                 if sink.postgres is not None:
                     _to_postgres(records, sink.postgres, env)
                 elif sink.webhook is not None:
                     _to_webhook(records, sink.webhook, env)
         except _Failed as exc:
-            results.append(SinkResult(name, False, _redact(str(exc), secrets)))
+            results.append(SinkResult(name, False, http.redact(str(exc), secrets)))
         except Exception as exc:
             reason = f"unexpected {type(exc).__name__}: {_one_line(exc)}"
-            results.append(SinkResult(name, False, _redact(reason, secrets)))
+            results.append(SinkResult(name, False, http.redact(reason, secrets)))
         else:
             results.append(SinkResult(name, True))
     return results
@@ -113,7 +101,7 @@ def _describe(sink: AuditSink, env: Mapping[str, str]) -> tuple[str, list[str]]:
     if sink.postgres is not None:
         return f"postgres {sink.postgres.table}", _dsn_secrets(env.get(sink.postgres.dsnEnv) or "")
     if sink.webhook is not None:
-        secrets = _url_secrets(env.get(sink.webhook.urlEnv) or "")
+        secrets = http.url_secrets(env.get(sink.webhook.urlEnv) or "")
         return f"webhook {sink.webhook.urlEnv}", [*secrets, env.get(sink.webhook.secretEnv) or ""]
     return "sink", []
 
@@ -221,75 +209,24 @@ def _to_webhook(records: Sequence[Record], sink: WebhookSink, env: Mapping[str, 
     unset = [name for name, value in ((sink.urlEnv, url), (sink.secretEnv, secret)) if not value]
     if unset or url is None or secret is None:
         raise _Failed(f"{' and '.join(unset)} {'is' if len(unset) == 1 else 'are'} not set")
-    where = _origin(url)
+    where = http.origin(url)
     body = json.dumps(
         {"records": list(records)}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
     ).encode()
     headers = {
         "Content-Type": "application/json",
-        "User-Agent": f"flaggate/{__version__}",
         SIGNATURE_HEADER: "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
         DELIVERY_HEADER: str(records[0].get("id", "")),
     }
-    transport = httpx.HTTPTransport(retries=CONNECT_RETRIES)
-    with httpx.Client(
-        timeout=TIMEOUT_SECONDS, transport=transport, follow_redirects=False
-    ) as client:
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                # Streamed and never read: the answer's status is all that matters.
-                with client.stream("POST", url, content=body, headers=headers) as response:
-                    status, retry_after = response.status_code, response.headers.get("Retry-After")
-            except httpx.TimeoutException:
-                raise _Failed(f"{where} timed out after {TIMEOUT_SECONDS:g}s") from None
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                raise _Failed(f"cannot reach {where}: {_one_line(exc)}") from None
-            if 200 <= status < 300:
-                return
-            if not _retryable(status) or attempt == MAX_ATTEMPTS:
-                tries = f" (after {attempt} attempts)" if attempt > 1 else ""
-                raise _Failed(f"{where} answered HTTP {status}{tries}")
-            _sleep(_delay(retry_after, attempt))
-
-
-def _retryable(status: int) -> bool:
-    """429 and the 5xx a later attempt may fix (not 501 Not Implemented, 505, 508, 511...)."""
-    return status in (429, 500, 502, 503, 504)
-
-
-def _delay(retry_after: str | None, attempt: int) -> float:
-    """Seconds to wait before the next attempt: ``Retry-After`` (seconds or an HTTP date),
-    capped at `MAX_RETRY_AFTER`, else an exponential backoff."""
-    backoff = min(BACKOFF_SECONDS * float(2 ** (attempt - 1)), MAX_RETRY_AFTER)
-    if retry_after is None:
-        return backoff
-    text = retry_after.strip()
-    if text.isdigit():
-        seconds = float(text)
-    else:
+    # Retried POSTs are safe: the same batch has the same delivery id.
+    with http.client(timeout=TIMEOUT_SECONDS, attempts=MAX_ATTEMPTS, retry_posts=True) as client:
         try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return backoff
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
-
-
-def _origin(url: str) -> str:
-    """``scheme://host[:port]`` of the URL (no credentials, path or query), for reasons."""
-    try:
-        split = urlsplit(url)
-        host = split.hostname
-        port = split.port
-    except ValueError:
-        return "the webhook"
-    if not split.scheme or not host:
-        return "the webhook"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{split.scheme}://{host}" + (f":{port}" if port else "")
+            status = client.post(url, content=body, headers=headers).status_code
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise _Failed(http.failure(exc, where, TIMEOUT_SECONDS)) from None
+    if not 200 <= status < 300:
+        retried = f" (after {MAX_ATTEMPTS} attempts)" if status in http.RETRY_STATUSES else ""
+        raise _Failed(f"{where} answered HTTP {status}{retried}")
 
 
 def _dsn_secrets(dsn: str) -> list[str]:
@@ -311,63 +248,6 @@ def _dsn_secrets(dsn: str) -> list[str]:
     return found
 
 
-def _url_secrets(url: str) -> list[str]:
-    """What a reason must not show of a URL: its credentials, query and fragment (all of it
-    when it does not parse)."""
-    try:
-        split = urlsplit(url)
-    except ValueError:
-        return [url]
-    found = []
-    for part in (split.username, split.password, split.query, split.fragment):
-        if part:
-            found += [part, unquote(part)]
-    return found
-
-
-def _redact(text: str, secrets: Iterable[str], limit: int = 400) -> str:
-    """``text`` on one line, every secret replaced by ``***``, then cut to ``limit``
-    characters (after hiding: a cut secret would no longer match)."""
-    text = _hide(" ".join(text.split()), secrets)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _hide(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret replaced by ``***`` (the longest first)."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
-class _HideSecrets(logging.Filter):
-    """Rewrites log records that would show a secret (httpx logs each request's URL)."""
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        super().__init__()
-        self.secrets = secrets
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        hidden = _hide(message, self.secrets)
-        if hidden != message:
-            record.msg, record.args = hidden, None
-        return True
-
-
-@contextmanager
-def _redacted_logs(secrets: Sequence[str]) -> Iterator[None]:
-    """While sending, the clients' own log records hide the sink's secrets."""
-    hide = _HideSecrets(secrets)
-    loggers = [logging.getLogger(name) for name in LOGGERS]
-    for logger in loggers:
-        logger.addFilter(hide)
-    try:
-        yield
-    finally:
-        for logger in loggers:
-            logger.removeFilter(hide)
-
-
 def _one_line(exc: BaseException) -> str:
-    """The exception's message on one line (`_redact` hides secrets and shortens it)."""
+    """The exception's message on one line (`http.redact` hides secrets and shortens it)."""
     return " ".join(str(exc).split())

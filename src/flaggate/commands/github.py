@@ -23,9 +23,11 @@ from github.Repository import Repository
 
 from flaggate import render
 from flaggate.commands.options import add_github_options
+from flaggate.commands.ticketing import ticket_lookup, ticket_passed, update_ticket
 from flaggate.diff import fingerprint
 from flaggate.errors import ConfigError, FlaggateError, GitError
 from flaggate.gates.runner import HeadChecks, gate_context, run_gates
+from flaggate.gates.ticket import PullText, TicketLookup
 from flaggate.git import Git
 from flaggate.github.api import RetryPolicy, connect, explain, request_json
 from flaggate.github.checks import combined_statuses, commit_checks
@@ -39,12 +41,14 @@ from flaggate.github.event import (
     read_event,
 )
 from flaggate.incident.actions import compliance_alert, record_review
+from flaggate.integrations.ticket_updates import PullInfo, evaluation_updates
 from flaggate.model.load import PolicySet
 from flaggate.model.policy import RoleBinding
 from flaggate.model.settings import Settings
 from flaggate.policy.evaluate import evaluate
 from flaggate.policy.result import Decision, Evaluation
 from flaggate.publish import comment as sticky
+from flaggate.publish.announce import PullLink, deliver, evaluation_events
 from flaggate.publish.notices import notices
 from flaggate.publish.reviewers import ReviewRequest, to_request
 from flaggate.publish.status import description as status_description
@@ -149,6 +153,7 @@ def evaluate_and_publish(
     git = Git(env.workspace)
     base_sha, head_sha = pull.base.sha, pull.head.sha
     policies: PolicySet | None = None
+    ticket: TicketLookup | None = None
     try:
         ensure_commits(git, [base_sha, head_sha])
         comparison = compare(git, base_sha, head_sha, args.policies)
@@ -171,7 +176,8 @@ def evaluate_and_publish(
             committed = datetime.fromtimestamp(git.commit_time(head_sha), UTC)
             facts.clock_start = committed
             head = HeadChecks(head_sha, committed, lambda: commit_checks(repo, head_sha))
-            context = gate_context(git, comparison, checks=head, online=True)
+            ticket = ticket_lookup(policies.settings.spec.tickets, repo, pull_text(pull))
+            context = gate_context(git, comparison, checks=head, online=True, ticket=ticket)
             gates = run_gates(comparison.changes, policies, context)
             evaluation = evaluate(comparison.changes, policies, facts, gates, context.now)
     except ConfigError as exc:
@@ -189,7 +195,12 @@ def evaluate_and_publish(
         return _fail(args, env, repo, head_sha, policies, error)
     settings = policies.settings if policies else Settings()
     roles = policies.roles if policies else {}
-    return _publish(args, env, repo, pull, evaluation, settings, roles, sweeping)
+    return _publish(args, env, repo, pull, evaluation, settings, roles, sweeping, ticket)
+
+
+def pull_text(pull: GithubPull) -> PullText:
+    """Where the pull request may name its ticket."""
+    return PullText(pull.title or "", pull.head.ref or "", pull.body or "")
 
 
 def _publish(
@@ -201,6 +212,7 @@ def _publish(
     settings: Settings,
     bindings: Mapping[str, RoleBinding],
     sweeping: bool = False,
+    ticket: TicketLookup | None = None,
 ) -> int:
     context = settings.spec.statusContext
     state = status_state(evaluation)
@@ -230,7 +242,14 @@ def _publish(
     request = to_request(evaluation, bindings, org, author, already)
     asked = request.keys if request and not args.dry_run and _request_reviews(pull, request) else ()
     requested = tuple(dict.fromkeys(remembered.requested + asked))
-    given = _give_notices(args, env, pull, evaluation, bindings, remembered.notices)
+    given = _give_notices(args, env, pull, evaluation, settings, bindings, remembered.notices)
+    tickets = settings.spec.tickets
+    if ticket is not None and tickets is not None and ticket_passed(evaluation):
+        about = PullInfo(env.repository, pull.number, pull.html_url, author)
+        updates = evaluation_updates(evaluation, tickets, about)
+        given += tuple(
+            update_ticket(ticket, updates, remembered.notices, env.step_summary, args.dry_run)
+        )
     kept = sticky.CommentState(requested, tuple(dict.fromkeys(remembered.notices + given)))
     body = sticky.render(evaluation, bindings, kept, footer)
     summary = body.replace(sticky.MARKER, "")
@@ -259,11 +278,27 @@ def _give_notices(
     env: ActionsEnvironment,
     pull: GithubPull,
     evaluation: Evaluation,
+    settings: Settings,
     bindings: Mapping[str, RoleBinding],
     already: tuple[str, ...],
 ) -> tuple[str, ...]:
-    """Post each one-time notice not given before; the keys of those given now."""
-    given = []
+    """Post each one-time notice and send each notification not given before; the keys of
+    those given now."""
+    given: list[str] = []
+    targets = settings.spec.notifications
+    link = PullLink(
+        env.repository,
+        pull.number,
+        pull.html_url,
+        pull.title or "",
+        pull.user.login if pull.user else None,
+    )
+    for event in evaluation_events(evaluation, bindings, link):
+        key = f"notify:{event.type}:{event.key}"
+        if key in already or not any(target.wants(event.type) for target in targets):
+            continue
+        if deliver(event, targets, env.step_summary, args.dry_run):
+            given.append(key)
     for notice in notices(evaluation, bindings):
         if notice.key in already:
             continue

@@ -22,22 +22,29 @@ from flaggate.audit.collect import (
 from flaggate.audit.record import Record
 from flaggate.audit.sinks import send
 from flaggate.audit.store import append
+from flaggate.commands.ticketing import ticket_lookup, update_ticket
 from flaggate.diff import fingerprint
 from flaggate.errors import FlaggateError
 from flaggate.gates import clock
 from flaggate.gates.runner import HeadChecks, gate_context, run_gates
+from flaggate.gates.ticket import TicketLookup
 from flaggate.git import Git
 from flaggate.github.api import explain
 from flaggate.github.checks import commit_checks
 from flaggate.github.event import ActionsEnvironment
 from flaggate.incident.actions import compliance_alert, open_follow_up, record_retroactive
 from flaggate.incident.followup import linked_issue
+from flaggate.integrations.notify import Event
+from flaggate.integrations.ticket_updates import PullInfo, merge_update
+from flaggate.integrations.tickets import TicketError
 from flaggate.model.load import PolicySet
 from flaggate.policy.evaluate import evaluate
 from flaggate.policy.result import Evaluation, GateResult, GateStatus
+from flaggate.publish.announce import deliver
 from flaggate.publish.summary import append_summary
 from flaggate.pull.context import Review
 from flaggate.pull.github import GitHubPullRequest
+from flaggate.render import describe_state
 from flaggate.source import Comparison, compare
 
 
@@ -69,7 +76,10 @@ def after_merge(
         raise explain(exc, "reading pull request comments", "'Pull requests: read'") from None
     issue = linked_issue(comments)
     number = pull.number
-    merge = _merge_context(env, pull)
+    from flaggate.commands.github import pull_text
+
+    ticket = ticket_lookup(policies.settings.spec.tickets, repo, pull_text(pull))
+    merge = _merge_context(env, pull, ticket)
     if review:
         if issue is None:
             print(f"flaggate: #{number} is merged and had no emergency bypass; nothing to record")
@@ -83,12 +93,14 @@ def after_merge(
             return 0
         rows = [(a.login, a.role, a.stage, a.at) for a in approvals]
         return _audit(args, env, git, policies, retroactive_records(rows, merge, None, 10_000))[0]
-    gates = _gates_at_merge(git, repo, comparison, pull, merge)
+    gates = _gates_at_merge(git, repo, comparison, pull, merge, ticket)
     evaluation = evaluate(comparison.changes, policies, facts, gates, merge.merged_at)
     code, appended = _audit(args, env, git, policies, merge_records(evaluation, merge))
     if appended:
         # Alerts go out with the records, once: a re-run appends nothing and alerts nobody.
-        _alert_production_changes(evaluation, number, env)
+        _alert_production_changes(evaluation, pull, env, policies, args.dry_run)
+    if ticket is not None:
+        _tell_ticket_applied(args, env, pull, comparison, merge, ticket)
     bypass = evaluation.bypass
     if bypass is None or not bypass.valid:
         print(f"flaggate: #{number} merged without an emergency bypass; nothing to follow up")
@@ -142,15 +154,30 @@ def after_push(
     records = direct_push_records(comparison.changes, merge)
     code, appended = _audit(args, env, git, comparison.policies, records)
     if appended:
-        compliance_alert(
+        message = (
             f"push {after[:7]} to the default branch without a pull request changed "
-            f"{len(comparison.changes)} flag/policy setting(s), unapproved",
-            env.step_summary,
+            f"{len(comparison.changes)} flag/policy setting(s), unapproved"
         )
+        compliance_alert(message, env.step_summary)
+        flags = tuple(dict.fromkeys(c.flag for c in comparison.changes if c.resource == "flag"))
+        event = Event(
+            type="compliance.direct_push",
+            title=f"Unapproved push to the default branch: {after[:7]}",
+            text=message,
+            repository=env.repository,
+            url=env.run_url,
+            flags=flags,
+            environments=tuple(dict.fromkeys(c.environment for c in comparison.changes)),
+            actor=pusher,
+            key=f"push:{after}",
+        )
+        deliver(event, comparison.policies.settings.spec.notifications, env.step_summary, False)
     return code
 
 
-def _merge_context(env: ActionsEnvironment, pull: GithubPull) -> MergeContext:
+def _merge_context(
+    env: ActionsEnvironment, pull: GithubPull, ticket: TicketLookup | None
+) -> MergeContext:
     author = pull.user
     merged_by = pull.merged_by
     return MergeContext(
@@ -162,17 +189,25 @@ def _merge_context(env: ActionsEnvironment, pull: GithubPull) -> MergeContext:
         author_id=author.id if author else None,
         merged_by=merged_by.login if merged_by else None,
         run_url=env.run_url,
+        ticket=ticket.ref.key if ticket is not None and ticket.ref is not None else None,
     )
 
 
 def _gates_at_merge(
-    git: Git, repo: Repository, comparison: Comparison, pull: GithubPull, merge: MergeContext
+    git: Git,
+    repo: Repository,
+    comparison: Comparison,
+    pull: GithubPull,
+    merge: MergeContext,
+    ticket: TicketLookup | None,
 ) -> list[GateResult]:
     """The gates as they stood when the pull request merged (recorded, never blocking)."""
     head_sha = pull.head.sha
     committed = datetime.fromtimestamp(git.commit_time(head_sha), UTC)
     head = HeadChecks(head_sha, committed, lambda: commit_checks(repo, head_sha))
-    context = gate_context(git, comparison, checks=head, online=True, now=merge.merged_at)
+    context = gate_context(
+        git, comparison, checks=head, online=True, now=merge.merged_at, ticket=ticket
+    )
     try:
         return run_gates(comparison.changes, comparison.policies, context)
     except FlaggateError as exc:
@@ -212,17 +247,92 @@ def _audit(
     return 0, result.appended
 
 
-def _alert_production_changes(evaluation: Evaluation, number: int, env: ActionsEnvironment) -> None:
-    """Compliance alerts (seed): production flag changes and policy changes."""
-    for result in evaluation.changes:
-        change = result.change
-        if change.resource == "policy":
-            compliance_alert(f"#{number} changed policy file {change.path}", env.step_summary)
-        elif change.environment == "production":
-            compliance_alert(
-                f"#{number} changed {change.flag} in production ({', '.join(change.types)})",
-                env.step_summary,
-            )
+def _alert_production_changes(
+    evaluation: Evaluation,
+    pull: GithubPull,
+    env: ActionsEnvironment,
+    policies: PolicySet,
+    dry_run: bool,
+) -> None:
+    """Compliance alerts (seed): production flag changes and policy changes, as annotations
+    and to the notification targets."""
+    number = pull.number
+    targets = policies.settings.spec.notifications
+    policy_paths = [r.change.path for r in evaluation.changes if r.change.resource == "policy"]
+    production = [
+        r.change
+        for r in evaluation.changes
+        if r.change.resource == "flag" and r.change.environment == "production"
+    ]
+    for path in policy_paths:
+        compliance_alert(f"#{number} changed policy file {path}", env.step_summary)
+    for change in production:
+        compliance_alert(
+            f"#{number} changed {change.flag} in production ({', '.join(change.types)})",
+            env.step_summary,
+        )
+    merged_by = pull.merged_by.login if pull.merged_by else None
+    if policy_paths:
+        event = Event(
+            type="compliance.policy_change",
+            title=f"Approval policy changed by #{number}",
+            text="\n".join(f"{path} changed" for path in policy_paths),
+            actor=merged_by,
+            key=f"policy:{pull.merge_commit_sha}",
+            repository=env.repository,
+            pull_request=number,
+            url=pull.html_url,
+        )
+        deliver(event, targets, env.step_summary, dry_run)
+    if production:
+        flags = tuple(dict.fromkeys(c.flag for c in production))
+        event = Event(
+            type="compliance.production_change",
+            title=f"Production flag change merged: {', '.join(flags[:5])}",
+            text="\n".join(
+                f"{c.flag}: {describe_state(c.previous)} → "
+                f"{'removed' if c.new is None else describe_state(c.new)}"
+                for c in production[:25]
+            ),
+            flags=flags,
+            environments=("production",),
+            actor=merged_by,
+            key=f"production:{pull.merge_commit_sha}",
+            repository=env.repository,
+            pull_request=number,
+            url=pull.html_url,
+        )
+        deliver(event, targets, env.step_summary, dry_run)
+
+
+def _tell_ticket_applied(
+    args: argparse.Namespace,
+    env: ActionsEnvironment,
+    pull: GithubPull,
+    comparison: Comparison,
+    merge: MergeContext,
+    ticket: TicketLookup,
+) -> None:
+    """Tell the pull request's ticket the change is applied (once: the comment's marker)."""
+    tickets = comparison.policies.settings.spec.tickets
+    if tickets is None or ticket.ref is None or ticket.provider is None:
+        return
+    try:
+        found = ticket.fetch(tickets.requiredFields)
+    except TicketError as exc:
+        line = f"{ticket.provider.name} {ticket.ref.key} not updated: {exc}"
+        print(f"flaggate: warning: {line}", file=sys.stderr)
+        append_summary(env.step_summary, f"⚠️ {line}\n")
+        return
+    if found is None or found.pull_request:
+        print(f"flaggate: {ticket.ref.key} is not a ticket; not updated")
+        return
+    about = PullInfo(env.repository, pull.number, pull.html_url, merge.author)
+    order = [e.name for e in comparison.policies.environments]
+    update = merge_update(
+        comparison.changes, tickets, about, merge.merge_sha, merge.merged_at, merge.merged_by, order
+    )
+    update_ticket(ticket, [update], (), env.step_summary, args.dry_run)
 
 
 class _WithoutReviewer:

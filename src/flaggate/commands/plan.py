@@ -11,7 +11,10 @@ from flaggate import render
 from flaggate.errors import ConfigError, UsageError
 from flaggate.gates import clock
 from flaggate.gates.runner import HeadChecks, gate_context, run_gates
+from flaggate.gates.ticket import PullText, TicketLookup, find_ticket
 from flaggate.git import Git
+from flaggate.integrations.jira import JiraTickets
+from flaggate.integrations.tickets import TicketError
 from flaggate.policy.evaluate import evaluate
 from flaggate.policy.result import Decision, Evaluation
 from flaggate.pull.offline import OfflinePullRequest, SimulatedReview, simulated_check
@@ -42,6 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--body", type=Path, default=None, metavar="FILE", help="pull request description"
     )
     parser.add_argument(
+        "--title", default="", help="pull request title (where a ticket key is looked for first)"
+    )
+    parser.add_argument("--branch", default="", help="pull request branch (may name the ticket)")
+    parser.add_argument(
         "--labeled-by",
         default=None,
         metavar="LOGIN:ROLE",
@@ -65,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--online",
         action="store_true",
-        help="also run gates that need the network (metric queries)",
+        help="also run gates that need the network (metric queries, Jira ticket lookups)",
     )
     parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     parser.add_argument("-C", "--repo", type=Path, default=Path.cwd(), help="repository path")
@@ -99,11 +106,29 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         reports = [simulated_check(c) for c in args.check]
         checks = HeadChecks(comparison.head_sha or "working tree", now, lambda: reports)
-    context = gate_context(git, comparison, checks=checks, online=args.online, now=now)
+    ticket = _ticket(comparison, PullText(args.title, args.branch, pr.description), args.online)
+    context = gate_context(
+        git, comparison, checks=checks, online=args.online, now=now, ticket=ticket
+    )
     gates = run_gates(comparison.changes, comparison.policies, context)
     evaluation = evaluate(comparison.changes, comparison.policies, pr, gates, now)
     _print(args, evaluation, comparison)
     return evaluation.decision.exit_code
+
+
+def _ticket(comparison: Comparison, text: PullText, online: bool) -> TicketLookup | None:
+    """The ticket the title, branch or body names; looked up in Jira only with --online
+    (GitHub issues are looked up by `flaggate github`)."""
+    tickets = comparison.policies.settings.spec.tickets
+    if tickets is None:
+        return None
+    ref = find_ticket(text, tickets)
+    if ref is None or not online or tickets.provider != "jira":
+        return TicketLookup(ref)
+    try:
+        return TicketLookup(ref, JiraTickets.from_settings(tickets))
+    except TicketError as exc:
+        return TicketLookup(ref, error=exc)
 
 
 def _read_body(path: Path | None) -> str:

@@ -12,6 +12,7 @@ from flaggate.gates.checks import CheckReport, checks_gates
 from flaggate.gates.freeze import freeze_gate
 from flaggate.gates.metrics import PrometheusClient, metric_gate
 from flaggate.gates.soak import soak_gate
+from flaggate.gates.ticket import TicketLookup, ticket_gate
 from flaggate.git import Git
 from flaggate.model.load import PolicySet
 from flaggate.policy.result import GateResult, GateStatus
@@ -45,6 +46,8 @@ class GateContext:
     online: bool = False
     metrics: PrometheusClient | None = None
     grace_minutes: int = 30
+    ticket: TicketLookup | None = None
+    """The pull request's ticket; None is a pull request that names none."""
 
 
 def gate_context(
@@ -54,6 +57,7 @@ def gate_context(
     checks: HeadChecks | None = None,
     online: bool = False,
     now: datetime | None = None,
+    ticket: TicketLookup | None = None,
 ) -> GateContext:
     """The context for a comparison: ``now`` (default the clock or ``FLAGGATE_NOW``) and the
     gate settings of the base policies."""
@@ -68,6 +72,7 @@ def gate_context(
         online=online,
         metrics=PrometheusClient.from_settings(gates.prometheus) if online else None,
         grace_minutes=gates.checksGraceMinutes,
+        ticket=ticket,
     )
 
 
@@ -120,6 +125,11 @@ def run_gates(
                             environment=env.name,
                         )
                     )
+    tickets = policies.settings.spec.tickets
+    if tickets is not None:
+        gate = ticket_gate(changes, tickets, context.ticket or TicketLookup(None))
+        if gate is not None:
+            results.insert(0, gate)
     return _checks(required, context) + results
 
 

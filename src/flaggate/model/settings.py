@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from flaggate.model.base import DocumentMetadata, Model, NonEmpty, NonNegativeWhole, StrList
 
@@ -17,14 +17,67 @@ class Emergency(Model):
     severities: StrList = ("SEV1", "SEV2")
 
 
+class TicketLabels(Model):
+    """The labels that show where a ticket's flag change stands."""
+
+    pending: NonEmpty = "flag-change-pending"
+    approved: NonEmpty = "flag-change-approved"
+    rejected: NonEmpty = "flag-change-rejected"
+
+
+class TicketTransitions(Model):
+    """Transitions (by name, or by the status they lead to) made when a change is approved
+    and when it merges; none by default. A GitHub issue knows only ``closed``."""
+
+    approved: NonEmpty | None = None
+    merged: NonEmpty | None = None
+
+
 class Tickets(Model):
-    """The ticket gate: which provider, and where a ticket is required."""
+    """The ticket gate and ticket updates: which tracker, where a ticket is required, what a
+    valid ticket looks like, and what is written back to it."""
 
     provider: Literal["jira", "github"]
-    url: str | None = None
+    url: NonEmpty | None = None
+    """Jira's base URL (``https://acme.atlassian.net``); else the ``JIRA_BASE_URL`` env."""
+    emailEnv: NonEmpty = "JIRA_EMAIL"
+    """Jira: the env var with the account email; set: basic auth with the API token."""
+    tokenEnv: NonEmpty = "JIRA_API_TOKEN"
+    """Jira: the env var with the API token (bearer token when no email is set)."""
     requiredFor: StrList = ()
+    projects: StrList = ()
+    """Jira project keys a ticket key may have (``FEAT``); empty: any."""
     allowedStatuses: StrList = ()
-    flagField: str | None = None
+    """Jira statuses that allow a flag change; empty: any status not in the Done category."""
+    requiredFields: StrList = ()
+    """Fields (display names) that must not be empty on the ticket."""
+    flagField: NonEmpty | None = None
+    """A field that, when set on the ticket, must name every flag the change touches."""
+    environmentField: NonEmpty | None = None
+    """Jira: a field set to the environments on merge."""
+    rolloutField: NonEmpty | None = None
+    """Jira: a number field set to the production (else highest) rollout percentage on merge."""
+    labels: TicketLabels = TicketLabels()
+    transitions: TicketTransitions = TicketTransitions()
+    timeoutSeconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+    @model_validator(mode="after")
+    def _fits_provider(self) -> Tickets:
+        if self.provider == "github":
+            jira_only = [
+                name
+                for name in ("allowedStatuses", "projects", "environmentField", "rolloutField")
+                if getattr(self, name)
+            ]
+            if jira_only:
+                raise ValueError(f"{', '.join(jira_only)}: Jira only (a GitHub issue must be open)")
+            for when in ("approved", "merged"):
+                target = getattr(self.transitions, when)
+                if target is not None and target != "closed":
+                    raise ValueError(
+                        f"transitions.{when}: a GitHub issue can only be `closed`, not {target!r}"
+                    )
+        return self
 
 
 class PostgresSink(Model):
@@ -63,19 +116,51 @@ class Audit(Model):
     sinks: Annotated[tuple[AuditSink, ...], Field(strict=False)] = ()
 
 
+NOTIFICATION_EVENTS = (
+    "approval.requested",
+    "approval.approved",
+    "approval.rejected",
+    "stage.escalated",
+    "stage.expired",
+    "compliance.bypass",
+    "compliance.production_change",
+    "compliance.policy_change",
+    "compliance.direct_push",
+)
+"""Event types a notification can subscribe to (also ``*`` and a prefix such as
+``compliance.*``)."""
+
+
+def _known_event(name: str) -> str:
+    prefix = name[:-1] if name.endswith("*") else None
+    if prefix is not None and (prefix == "" or prefix.endswith(".")):
+        if any(event.startswith(prefix) for event in NOTIFICATION_EVENTS):
+            return name
+    elif name in NOTIFICATION_EVENTS:
+        return name
+    raise ValueError(f"unknown event {name!r} (known: {', '.join(NOTIFICATION_EVENTS)}, *)")
+
+
+EventName = Annotated[NonEmpty, AfterValidator(_known_event)]
+
+
 class SlackTarget(Model):
-    webhookEnv: NonEmpty
+    """A Slack incoming webhook; its URL (a secret) only from the environment."""
+
+    webhookEnv: NonEmpty = "SLACK_WEBHOOK_URL"
 
 
 class WebhookTarget(Model):
-    urlEnv: NonEmpty
-    secretEnv: NonEmpty | None = None
+    """A JSON webhook signed with HMAC-SHA256; URL and secret only from the environment."""
+
+    urlEnv: NonEmpty = "FLAGGATE_NOTIFY_WEBHOOK_URL"
+    secretEnv: NonEmpty = "FLAGGATE_NOTIFY_WEBHOOK_SECRET"
 
 
 class Notification(Model):
     """Which events go to which target."""
 
-    events: Annotated[tuple[NonEmpty, ...], Field(strict=False, min_length=1)]
+    events: Annotated[tuple[EventName, ...], Field(strict=False, min_length=1)]
     slack: SlackTarget | None = None
     webhook: WebhookTarget | None = None
 
@@ -84,6 +169,13 @@ class Notification(Model):
         if (self.slack is None) == (self.webhook is None):
             raise ValueError("a notification needs exactly one of `slack` or `webhook`")
         return self
+
+    def wants(self, event: str) -> bool:
+        """Whether this target subscribes to the event type."""
+        return any(
+            name == event or (name.endswith("*") and event.startswith(name[:-1]))
+            for name in self.events
+        )
 
 
 class Prometheus(Model):

@@ -1,0 +1,1 @@
+"""Services beyond GitHub: ticket trackers (Jira, GitHub issues) and notification targets."""

@@ -1,0 +1,270 @@
+"""What a ticket is told as its flag change goes from request to merge.
+
+Each update is a comment plus labels, a transition and fields. It is identified by a marker
+(``flaggate acme/flags#42 approved 3f2a9c1b4e5d``): the token is the change set's fingerprint
+(the merge commit for ``applied``), so a re-run finds the comment and posts nothing, and a
+new change set is announced again. Labels, transition and fields go first and the comment
+last: the comment is the record that the update was made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flaggate.diff import ALL_ENVIRONMENTS, Change, fingerprint, served
+from flaggate.integrations.tickets import TicketComment, TicketError, TicketProvider
+from flaggate.model.settings import Tickets
+from flaggate.policy.result import Decision, Evaluation
+from flaggate.render import describe_state
+
+MAX_ROWS = 25
+
+
+@dataclass(frozen=True)
+class PullInfo:
+    """The pull request a ticket is updated about."""
+
+    repository: str
+    number: int
+    url: str
+    author: str | None
+
+
+@dataclass(frozen=True)
+class TicketUpdate:
+    """One event told to the ticket."""
+
+    event: str
+    """``requested``, ``approved``, ``rejected`` or ``applied``."""
+    marker: str
+    comment: TicketComment
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+    transition: str | None = None
+    fields: Mapping[str, str | float] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """The key kept in the pull request's comment state once the update is made."""
+        _, _, event, token = self.marker.split(" ")
+        return f"ticket:{event}:{token}"
+
+
+def evaluation_updates(
+    evaluation: Evaluation, settings: Tickets, pull: PullInfo
+) -> list[TicketUpdate]:
+    """The updates an evaluation calls for: the request, then its approval or rejection."""
+    changes = [result.change for result in evaluation.changes]
+    token = fingerprint(changes)[:12]
+    labels = settings.labels
+    link = (f"Pull request {pull.repository}#{pull.number}", pull.url)
+    rows = _change_rows(changes, lambda c: f"{describe_state(c.previous)} → {_new(c)}")
+    stages = [stage.stage.name for stage in evaluation.stages]
+    rows += [
+        ("Requested by", f"@{pull.author}" if pull.author else "—"),
+        ("Approval", ", ".join(stages) if stages else "none required"),
+    ]
+    updates = [
+        TicketUpdate(
+            "requested",
+            _marker(pull, "requested", token),
+            TicketComment("Feature flag change requested", tuple(rows), link, ""),
+            add=(labels.pending,),
+            remove=(labels.approved, labels.rejected),
+        )
+    ]
+    decision = evaluation.decision
+    if decision in (Decision.APPROVED, Decision.BYPASSED):
+        approved = _approval_rows(evaluation)
+        updates.append(
+            TicketUpdate(
+                "approved",
+                _marker(pull, "approved", token),
+                TicketComment("Feature flag change approved", tuple(approved), link, ""),
+                add=(labels.approved,),
+                remove=(labels.pending, labels.rejected),
+                transition=settings.transitions.approved,
+            )
+        )
+    elif decision is Decision.REJECTED:
+        updates.append(
+            TicketUpdate(
+                "rejected",
+                _marker(pull, "rejected", token),
+                TicketComment(
+                    "Feature flag change rejected",
+                    (("Reason", evaluation.summary),),
+                    link,
+                    "",
+                ),
+                add=(labels.rejected,),
+                remove=(labels.pending, labels.approved),
+            )
+        )
+    return [_with_marker(update) for update in updates]
+
+
+def merge_update(
+    changes: Sequence[Change],
+    settings: Tickets,
+    pull: PullInfo,
+    merge_sha: str,
+    merged_at: datetime,
+    merged_by: str | None,
+    environment_order: Sequence[str],
+) -> TicketUpdate:
+    """The update once the change merged: the applied values, the merge transition, and the
+    environment and rollout fields (Jira)."""
+    flag_changes = [c for c in changes if c.resource == "flag"]
+    rows = _change_rows(flag_changes, _new)
+    rows += [
+        ("Applied at", merged_at.isoformat().replace("+00:00", "Z")),
+        ("Merge commit", merge_sha[:12]),
+        ("Merged by", f"@{merged_by}" if merged_by else "—"),
+    ]
+    values: dict[str, str | float] = {}
+    envs = _environments(flag_changes, environment_order)
+    if settings.environmentField and envs:
+        values[settings.environmentField] = ", ".join(envs)
+    if settings.rolloutField and envs:
+        top = envs[-1]
+        states = [c.new for c in flag_changes if c.environment == top]
+        if states:
+            values[settings.rolloutField] = max(exposure(state) for state in states)
+    return _with_marker(
+        TicketUpdate(
+            "applied",
+            _marker(pull, "applied", merge_sha[:12]),
+            TicketComment(
+                "Feature flag change applied",
+                tuple(rows),
+                (f"Pull request {pull.repository}#{pull.number}", pull.url),
+                "",
+            ),
+            remove=(settings.labels.pending,),
+            transition=settings.transitions.merged,
+            fields=values,
+        )
+    )
+
+
+def exposure(state: Mapping[str, object] | None) -> float:
+    """The percentage of traffic a state serves something other than its ``off`` variant
+    (the rollout percentage recorded on the ticket)."""
+    if state is None or not state.get("enabled"):
+        return 0.0
+    shares = served(dict(state))
+    return round(100.0 - shares.get("off", 0.0), 3)
+
+
+def apply_updates(
+    provider: TicketProvider,
+    key: str,
+    updates: Iterable[TicketUpdate],
+    done: Iterable[str] = (),
+    dry_run: bool = False,
+) -> tuple[list[str], list[str]]:
+    """Make the updates not made before; the keys of the updates now known to be made and
+    one line per action. Raises `TicketError` at the first failure (the rest wait for the
+    next run; nothing already made is repeated)."""
+    known = set(done)
+    made: list[str] = []
+    lines: list[str] = []
+    for update in updates:
+        if update.key in known:
+            continue
+        if provider.has_comment(key, update.marker):
+            made.append(update.key)
+            continue
+        if dry_run:
+            lines.append(f"would tell {key} the change was {update.event}")
+            continue
+        if update.add or update.remove:
+            provider.relabel(key, update.add, update.remove)
+        if update.transition:
+            status = provider.transition(key, update.transition)
+            lines.append(f"{key} moved to {status}")
+        if update.fields:
+            provider.set_fields(key, update.fields)
+        provider.comment(key, update.comment)
+        made.append(update.key)
+        lines.append(f"told {key} the change was {update.event}")
+    return made, lines
+
+
+def safely(
+    provider: TicketProvider,
+    key: str,
+    updates: Iterable[TicketUpdate],
+    done: Iterable[str] = (),
+    dry_run: bool = False,
+) -> tuple[list[str], list[str], str | None]:
+    """`apply_updates`, with a failure returned as a one-line warning instead of raised."""
+    try:
+        made, lines = apply_updates(provider, key, updates, done, dry_run)
+    except TicketError as exc:
+        return [], [], f"{provider.name} {key} not updated: {exc}"
+    return made, lines, None
+
+
+def _marker(pull: PullInfo, event: str, token: str) -> str:
+    return f"flaggate {pull.repository}#{pull.number} {event} {token}"
+
+
+def _with_marker(update: TicketUpdate) -> TicketUpdate:
+    comment = update.comment
+    marked = TicketComment(comment.heading, comment.rows, comment.link, update.marker)
+    return TicketUpdate(
+        update.event,
+        update.marker,
+        marked,
+        update.add,
+        update.remove,
+        update.transition,
+        update.fields,
+    )
+
+
+def _new(change: Change) -> str:
+    return "removed" if change.new is None else describe_state(change.new)
+
+
+def _change_rows(
+    changes: Sequence[Change], describe: Callable[[Change], str]
+) -> list[tuple[str, str]]:
+    rows = [(_where(c), describe(c)) for c in changes[:MAX_ROWS]]
+    if len(changes) > MAX_ROWS:
+        rows.append(("…", f"{len(changes) - MAX_ROWS} more change(s) in the pull request"))
+    return rows
+
+
+def _where(change: Change) -> str:
+    if change.resource != "flag":
+        return f"policy {change.path}"
+    env = "all environments" if change.environment == ALL_ENVIRONMENTS else change.environment
+    return f"{change.flag} · {env}"
+
+
+def _approval_rows(evaluation: Evaluation) -> list[tuple[str, str]]:
+    rows = []
+    bypass = evaluation.bypass
+    if evaluation.decision is Decision.BYPASSED and bypass is not None:
+        rows.append(("Emergency bypass", bypass.reason))
+    for stage in evaluation.stages:
+        if stage.auto_approved:
+            who = "approved automatically on timeout"
+        else:
+            who = ", ".join(f"@{a.login} ({a.role})" for a in stage.approvals) or "—"
+        rows.append((f"Stage {stage.stage.name}", who))
+    if not evaluation.stages and not rows:
+        rows.append(("Approval", "none required"))
+    return rows
+
+
+def _environments(changes: Sequence[Change], order: Sequence[str]) -> list[str]:
+    touched = {c.environment for c in changes}
+    if ALL_ENVIRONMENTS in touched:
+        return list(order)
+    return [env for env in order if env in touched]

@@ -1,0 +1,217 @@
+"""Jira tickets through `flaggate github`: the fake GitHub and the fake Jira, both over real
+HTTP on loopback, a real git repository and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.fakes.github import FakeGitHub
+from tests.fakes.jira import FakeJira, adf_problems, adf_text
+from tests.github_env import NAME, OWNER, ActionRun, run_action, webhook_payload
+from tests.gitrepo import GitRepo
+from tests.test_audit_merge import log_records
+from tests.test_github_action import CHECKOUT, NUMBER, PROD_OFF, PROD_ON, TEAMS, edit
+
+SETTINGS = """apiVersion: flaggate/v1
+kind: Settings
+metadata:
+  name: settings
+spec:
+  tickets:
+    provider: jira
+    url: {url}
+    requiredFor: [production]
+    allowedStatuses: [In Progress, In Review]
+    requiredFields: [Flag Owner]
+    flagField: Feature Flag
+    environmentField: Target Environment
+    rolloutField: Rollout Percentage
+    transitions: {{approved: QA Review, merged: Done}}
+"""
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    with FakeGitHub() as server:
+        for slug, members in TEAMS.items():
+            server.add_team(OWNER, slug, members)
+        yield server
+        assert server.errors == []
+
+
+@pytest.fixture
+def jira() -> Iterator[FakeJira]:
+    with FakeJira() as server:
+        yield server
+        assert server.errors == []
+
+
+class Pull:
+    def __init__(
+        self, repo: GitRepo, github: FakeGitHub, jira: FakeJira, title: str = "FEAT-1: checkout"
+    ) -> None:
+        repo.write("policies/settings.yaml", SETTINGS.format(url=jira.url))
+        self.base = repo.commit("ticket settings")
+        repo.branch("feature")
+        edit(repo, CHECKOUT, PROD_OFF, PROD_ON)
+        self.head = repo.commit("turn on checkout")
+        github.add_pull(
+            OWNER, NAME, NUMBER, "dev", "main", self.base, "feature", self.head, title=title
+        )
+        github.set_commits(OWNER, NAME, NUMBER, [(self.head, "dev", "dev")])
+        self.repo, self.github, self.jira = repo, github, jira
+        self.env = dict(jira.env)
+
+    def run(self, event: str = "pull_request", action: str = "synchronize") -> ActionRun:
+        payload = webhook_payload(
+            event, action, NUMBER, ("main", self.base), ("feature", self.head)
+        )
+        return run_action(self.repo, self.github, event, payload, extra_env=self.env)
+
+    def approve(self) -> None:
+        self.github.add_review(OWNER, NAME, NUMBER, "alice", "APPROVED", self.head)
+        self.github.add_review(OWNER, NAME, NUMBER, "bob", "APPROVED", self.head)
+
+    def status(self) -> dict[str, Any]:
+        return self.github.statuses(OWNER, NAME, self.head)[-1]
+
+    def texts(self, key: str = "FEAT-1") -> list[str]:
+        return [adf_text(body) for body in self.jira.comments(key)]
+
+
+def ticket(jira: FakeJira, key: str = "FEAT-1", **kw: Any) -> None:
+    fields = {"Feature Flag": "checkout-redesign", "Flag Owner": "Olga Owner"}
+    jira.add_issue(key, "New checkout", fields=fields | kw.pop("fields", {}), **kw)
+
+
+def test_a_jira_ticket_follows_its_change_from_request_to_merge(
+    repo: GitRepo, github: FakeGitHub, jira: FakeJira
+) -> None:
+    ticket(jira)
+    pull = Pull(repo, github, jira)
+    opened = pull.run("pull_request", "opened")
+    assert opened.code == 0, opened.stderr
+    assert pull.status()["state"] == "pending"
+    [requested] = pull.texts()
+    assert requested.startswith("Feature flag change requested")
+    assert "checkout-redesign · production: off → on (true)" in requested
+    assert f"flaggate {OWNER}/{NAME}#{NUMBER} requested " in requested
+    for body in jira.comments("FEAT-1"):
+        assert adf_problems(body) == []
+    assert jira.issue("FEAT-1").labels == ["flag-change-pending"]
+    assert jira.count("GET", "/rest/api/3/field$") == 1
+
+    jira.reset_calls()
+    again = pull.run()
+    assert again.code == 0, again.stderr
+    assert len(pull.texts()) == 1
+    # remembered in the pull request's state: no comment listing, no write
+    assert jira.count("GET", "/comment") == 0
+    assert jira.count("POST") == jira.count("PUT") == 0
+
+    pull.approve()
+    approved = pull.run("pull_request_review", "submitted")
+    assert approved.code == 0, approved.stderr
+    assert pull.status()["state"] == "success"
+    texts = pull.texts()
+    assert len(texts) == 2 and texts[1].startswith("Feature flag change approved")
+    assert "Stage technical-review: @alice (tech-lead)" in texts[1]
+    assert jira.issue("FEAT-1").labels == ["flag-change-approved"]
+    assert jira.issue("FEAT-1").status == "In Review"
+
+    repo.checkout("main")
+    repo.git("merge", "--no-ff", "-q", "-m", "Merge feature", "feature")
+    sha = repo.git("rev-parse", "HEAD")
+    github.update_pull(OWNER, NAME, NUMBER, merged_by="maintainer", merge_commit_sha=sha)
+    merged = pull.run("pull_request", "closed")
+    assert merged.code == 0, merged.stderr
+    texts = pull.texts()
+    assert len(texts) == 3 and texts[2].startswith("Feature flag change applied")
+    assert "checkout-redesign · production: on (true)" in texts[2]
+    assert f"Merge commit: {sha[:12]}" in texts[2]
+    issue = jira.issue("FEAT-1")
+    assert issue.status == "Done"
+    assert jira.value("FEAT-1", "Rollout Percentage") == 100
+    assert jira.value("FEAT-1", "Target Environment")["value"] == "production"  # type: ignore[index]
+    assert {r["context"]["ticketId"] for r in log_records(repo.root)} == {"FEAT-1"}  # type: ignore[index]
+
+    assert pull.run("pull_request", "closed").code == 0
+    assert len(pull.texts()) == 3
+
+
+@pytest.mark.parametrize(
+    ("issue", "reason"),
+    [
+        (None, "FEAT-1 not found in Jira"),
+        ({"status": "Done", "category": "done"}, "FEAT-1 is closed (Done)"),
+        ({"status": "Backlog", "category": "new"}, "FEAT-1 is in status 'Backlog'"),
+        ({"fields": {"Flag Owner": None}}, "FEAT-1: required field 'Flag Owner' is empty"),
+        (
+            {"fields": {"Feature Flag": "search-ranking"}},
+            "FEAT-1's 'Feature Flag' names search-ranking, not checkout-redesign",
+        ),
+    ],
+)
+def test_an_invalid_jira_ticket_fails_the_gate(
+    repo: GitRepo,
+    github: FakeGitHub,
+    jira: FakeJira,
+    issue: dict[str, Any] | None,
+    reason: str,
+) -> None:
+    if issue is not None:
+        ticket(jira, **issue)
+    pull = Pull(repo, github, jira)
+    pull.approve()
+    result = pull.run("pull_request", "opened")
+    assert result.code == 0, result.stderr
+    assert pull.status()["state"] == "failure"
+    assert reason in result.outputs["plan"]
+    if issue is not None:
+        assert pull.texts() == []
+
+
+def test_no_ticket_key_fails_the_gate(repo: GitRepo, github: FakeGitHub, jira: FakeJira) -> None:
+    pull = Pull(repo, github, jira, title="Turn on checkout")
+    pull.approve()
+    result = pull.run("pull_request", "opened")
+    assert pull.status()["state"] == "failure"
+    assert "no ticket named in the title, branch or body (FEAT-123)" in result.outputs["plan"]
+    assert jira.requests == []
+
+
+@pytest.mark.parametrize(
+    ("env", "fault", "reason"),
+    [
+        ({"JIRA_API_TOKEN": "wr0ng-t0ken-value"}, None, "Jira rejected the credentials"),
+        ({"JIRA_API_TOKEN": ""}, None, "JIRA_API_TOKEN"),
+        ({}, 503, "503"),
+    ],
+)
+def test_jira_trouble_is_an_error_never_a_pass(
+    repo: GitRepo,
+    github: FakeGitHub,
+    jira: FakeJira,
+    env: dict[str, str],
+    fault: int | None,
+    reason: str,
+) -> None:
+    ticket(jira)
+    pull = Pull(repo, github, jira)
+    pull.env.update(env)
+    if fault is not None:
+        jira.fail(fault, times=None)
+    pull.approve()
+    result = pull.run("pull_request", "opened")
+    assert result.code == 0, result.stderr
+    status = pull.status()
+    assert status["state"] == "error"
+    assert reason in result.outputs["plan"]
+    output = (
+        result.stdout + result.stderr + result.summary + str(github.comments(OWNER, NAME, NUMBER))
+    )
+    for secret in ("wr0ng-t0ken-value", jira.token):
+        assert secret not in output
