@@ -508,7 +508,7 @@ def test_the_merge_update_records_environments_and_rollout() -> None:
     )
     update = _applied(settings)
     assert update.fields == {
-        "Target Environment": "staging, production",
+        "Target Environment": "production",
         "Rollout Percentage": 25.0,
     }
     assert update.transition == "Done"
@@ -576,3 +576,19 @@ def test_a_failed_update_is_completed_by_the_next_run() -> None:
     assert warning is None and made == [update.key]
     assert lines == ["FEAT-1 moved to Done", "told FEAT-1 the change was applied"]
     assert len(tracker.comments) == 1
+
+
+def test_plan_finds_the_ticket_offline_and_fails_without_one(repo: GitRepo) -> None:
+    repo.write("policies/settings.yaml", TICKETS_YAML)
+    repo.commit("ticket settings")
+    edit(repo, CHECKOUT, PROD_OFF, PROD_ON)
+    approvals = ("--approve", "alice:tech-lead", "--approve", "bob:product-owner")
+    missing = repo.flaggate("plan", *approvals, "--format", "json")
+    assert missing.code == 1
+    [gate] = [g for g in missing.json()["gates"] if g["kind"] == "ticket"]
+    assert gate["status"] == "failed"
+    named = repo.flaggate("plan", *approvals, "--branch", "12-checkout", "--format", "json")
+    [gate] = [g for g in named.json()["gates"] if g["kind"] == "ticket"]
+    assert (gate["name"], gate["status"]) == ("ticket #12", "pending")
+    assert "from the branch" in gate["message"]
+    assert named.code == 1

@@ -120,7 +120,7 @@ def failure(exc: Exception, where: str, timeout: float = TIMEOUT_SECONDS) -> str
     that is not one."""
     if isinstance(exc, httpx.TimeoutException):
         return f"{where} timed out after {timeout:g}s"
-    if isinstance(exc, httpx.InvalidURL):
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
         return f"{where}: not a valid URL"
     return f"cannot reach {where}: {type(exc).__name__}"
 

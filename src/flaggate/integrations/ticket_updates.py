@@ -116,7 +116,8 @@ def merge_update(
     environment_order: Sequence[str],
 ) -> TicketUpdate:
     """The update once the change merged: the applied values, the merge transition, and the
-    environment and rollout fields (Jira)."""
+    environment and rollout fields (Jira) of the last changed environment in ``order`` (a
+    single-select field takes one value)."""
     flag_changes = [c for c in changes if c.resource == "flag"]
     rows = _change_rows(flag_changes, _new)
     rows += [
@@ -126,10 +127,10 @@ def merge_update(
     ]
     values: dict[str, str | float] = {}
     envs = _environments(flag_changes, environment_order)
-    if settings.environmentField and envs:
-        values[settings.environmentField] = ", ".join(envs)
-    if settings.rolloutField and envs:
-        top = envs[-1]
+    top = envs[-1] if envs else None
+    if settings.environmentField and top:
+        values[settings.environmentField] = top
+    if settings.rolloutField and top:
         states = [c.new for c in flag_changes if c.environment == top]
         if states:
             values[settings.rolloutField] = max(exposure(state) for state in states)
