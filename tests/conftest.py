@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.fakes.github import FakeGitHub
+from tests.github_env import OWNER, TEAMS
 from tests.gitrepo import GitRepo
 
 
@@ -26,3 +28,14 @@ def make_repo(tmp_path: Path) -> Callable[..., GitRepo]:
 def repo(make_repo: Callable[..., GitRepo]) -> GitRepo:
     """A git repository on `main` with the example policies and flags committed."""
     return make_repo()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGitHub]:
+    """The fake GitHub over HTTP with the example organisation's teams; it must end without
+    an internal error."""
+    with FakeGitHub() as server:
+        for slug, members in TEAMS.items():
+            server.add_team(OWNER, slug, members)
+        yield server
+        assert server.errors == []

@@ -17,6 +17,17 @@ from tests.gitrepo import GitRepo
 WEBHOOKS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "github" / "webhooks"
 OWNER, NAME = "acme", "flags"
 REPOSITORY = f"{OWNER}/{NAME}"
+# The example organisation's teams and their members ("pending": invited, not a member).
+TEAMS = {
+    "tech-leads": {"alice": "active", "tina": "pending"},
+    "senior-engineers": {},
+    "product-owners": {"bob": "active"},
+    "product-managers": {},
+    "security": {"sam": "active"},
+    "engineering": {"erin": "active", "dev": "active", "alice": "active"},
+    "engineering-managers": {"mia": "active"},
+    "flag-admins": {"root": "active"},
+}
 
 EVENT_SAMPLES = {
     ("pull_request", "opened"): "pull_request/opened.with-organization.payload.json",

@@ -5,27 +5,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from flaggate.audit.record import GENESIS, record_hash
 from tests.fakes.github import FakeGitHub
 from tests.github_env import NAME, OWNER, run_action, webhook_payload
 from tests.gitrepo import GitRepo
-from tests.test_github_action import NUMBER, TEAMS, PullRequest, open_pull, turn_on
+from tests.test_github_action import NUMBER, PullRequest, open_pull, turn_on
 
 BRANCH = "flaggate-audit"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as server:
-        for slug, members in TEAMS.items():
-            server.add_team(OWNER, slug, members)
-        yield server
-        assert server.errors == []
 
 
 def merge(repo: GitRepo, pr: PullRequest) -> str:

@@ -4,7 +4,7 @@ subprocess, and the fake GitHub REST server over HTTP."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,25 +26,6 @@ PROD_OFF = "production:\n      enabled: false\n      variant: off"
 PROD_ON = "production:\n      enabled: true\n      variant: on"
 PROD_ROLLOUT = "production:\n      enabled: true\n      rollout: {on: 10, off: 90}"
 NUMBER = 7
-TEAMS = {
-    "tech-leads": {"alice": "active", "tina": "pending"},
-    "senior-engineers": {},
-    "product-owners": {"bob": "active"},
-    "product-managers": {},
-    "security": {"sam": "active"},
-    "engineering": {"erin": "active", "dev": "active", "alice": "active"},
-    "engineering-managers": {"mia": "active"},
-    "flag-admins": {"root": "active"},
-}
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as server:
-        for slug, members in TEAMS.items():
-            server.add_team(OWNER, slug, members)
-        yield server
-        assert server.errors == []
 
 
 def edit(repo: GitRepo, path: str, old: str, new: str) -> None:

@@ -8,7 +8,6 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +23,7 @@ from tests.github_env import NAME, OWNER, ActionRun, run_action, webhook_payload
 from tests.gitrepo import GitRepo
 from tests.prometheus import closed_port, silent_port
 from tests.test_audit_sinks import Receiver
-from tests.test_github_action import CHECKOUT, NUMBER, PROD_OFF, PROD_ON, TEAMS, edit
+from tests.test_github_action import CHECKOUT, NUMBER, PROD_OFF, PROD_ON, edit
 
 SLACK_ENV, URL_ENV, SECRET_ENV = "SLACK_T0P_WEBHOOK", "HOOK_URL", "HOOK_SECRET"
 SECRET = "whsec-9f8e7d6c5b4a"
@@ -331,15 +330,6 @@ spec:
     - events: ["compliance.*"]
       webhook: {{urlEnv: {URL_ENV}, secretEnv: {SECRET_ENV}}}
 """
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as server:
-        for slug, members in TEAMS.items():
-            server.add_team(OWNER, slug, members)
-        yield server
-        assert server.errors == []
 
 
 def test_approvers_and_compliance_are_notified_once(repo: GitRepo, fake: FakeGitHub) -> None:

@@ -3,7 +3,6 @@ gate's reasons, and `flaggate github` end to end against the fake GitHub over HT
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,7 +24,7 @@ from tests.fakes.github import FakeGitHub
 from tests.github_env import NAME, OWNER, ActionRun, run_action, webhook_payload
 from tests.gitrepo import GitRepo
 from tests.test_audit_merge import log_records
-from tests.test_github_action import CHECKOUT, NUMBER, PROD_OFF, PROD_ON, TEAMS, edit
+from tests.test_github_action import CHECKOUT, NUMBER, PROD_OFF, PROD_ON, edit
 
 JIRA = Tickets(provider="jira")
 GITHUB = Tickets(provider="github")
@@ -248,15 +247,6 @@ spec:
       merged: closed
 """
 ISSUE = 3
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as server:
-        for slug, members in TEAMS.items():
-            server.add_team(OWNER, slug, members)
-        yield server
-        assert server.errors == []
 
 
 class Pull:

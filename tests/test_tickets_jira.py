@@ -13,7 +13,7 @@ from tests.fakes.jira import FakeJira, adf_problems, adf_text
 from tests.github_env import NAME, OWNER, ActionRun, run_action, webhook_payload
 from tests.gitrepo import GitRepo
 from tests.test_audit_merge import log_records
-from tests.test_github_action import CHECKOUT, NUMBER, PROD_OFF, PROD_ON, TEAMS, edit
+from tests.test_github_action import CHECKOUT, NUMBER, PROD_OFF, PROD_ON, edit
 
 SETTINGS = """apiVersion: flaggate/v1
 kind: Settings
@@ -34,15 +34,6 @@ spec:
 
 
 @pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as server:
-        for slug, members in TEAMS.items():
-            server.add_team(OWNER, slug, members)
-        yield server
-        assert server.errors == []
-
-
-@pytest.fixture
 def jira() -> Iterator[FakeJira]:
     with FakeJira() as server:
         yield server
@@ -51,32 +42,32 @@ def jira() -> Iterator[FakeJira]:
 
 class Pull:
     def __init__(
-        self, repo: GitRepo, github: FakeGitHub, jira: FakeJira, title: str = "FEAT-1: checkout"
+        self, repo: GitRepo, fake: FakeGitHub, jira: FakeJira, title: str = "FEAT-1: checkout"
     ) -> None:
         repo.write("policies/settings.yaml", SETTINGS.format(url=jira.url))
         self.base = repo.commit("ticket settings")
         repo.branch("feature")
         edit(repo, CHECKOUT, PROD_OFF, PROD_ON)
         self.head = repo.commit("turn on checkout")
-        github.add_pull(
+        fake.add_pull(
             OWNER, NAME, NUMBER, "dev", "main", self.base, "feature", self.head, title=title
         )
-        github.set_commits(OWNER, NAME, NUMBER, [(self.head, "dev", "dev")])
-        self.repo, self.github, self.jira = repo, github, jira
+        fake.set_commits(OWNER, NAME, NUMBER, [(self.head, "dev", "dev")])
+        self.repo, self.fake, self.jira = repo, fake, jira
         self.env = dict(jira.env)
 
     def run(self, event: str = "pull_request", action: str = "synchronize") -> ActionRun:
         payload = webhook_payload(
             event, action, NUMBER, ("main", self.base), ("feature", self.head)
         )
-        return run_action(self.repo, self.github, event, payload, extra_env=self.env)
+        return run_action(self.repo, self.fake, event, payload, extra_env=self.env)
 
     def approve(self) -> None:
-        self.github.add_review(OWNER, NAME, NUMBER, "alice", "APPROVED", self.head)
-        self.github.add_review(OWNER, NAME, NUMBER, "bob", "APPROVED", self.head)
+        self.fake.add_review(OWNER, NAME, NUMBER, "alice", "APPROVED", self.head)
+        self.fake.add_review(OWNER, NAME, NUMBER, "bob", "APPROVED", self.head)
 
     def status(self) -> dict[str, Any]:
-        return self.github.statuses(OWNER, NAME, self.head)[-1]
+        return self.fake.statuses(OWNER, NAME, self.head)[-1]
 
     def texts(self, key: str = "FEAT-1") -> list[str]:
         return [adf_text(body) for body in self.jira.comments(key)]
@@ -88,10 +79,10 @@ def ticket(jira: FakeJira, key: str = "FEAT-1", **kw: Any) -> None:
 
 
 def test_a_jira_ticket_follows_its_change_from_request_to_merge(
-    repo: GitRepo, github: FakeGitHub, jira: FakeJira
+    repo: GitRepo, fake: FakeGitHub, jira: FakeJira
 ) -> None:
     ticket(jira)
-    pull = Pull(repo, github, jira)
+    pull = Pull(repo, fake, jira)
     opened = pull.run("pull_request", "opened")
     assert opened.code == 0, opened.stderr
     assert pull.status()["state"] == "pending"
@@ -125,7 +116,7 @@ def test_a_jira_ticket_follows_its_change_from_request_to_merge(
     repo.checkout("main")
     repo.git("merge", "--no-ff", "-q", "-m", "Merge feature", "feature")
     sha = repo.git("rev-parse", "HEAD")
-    github.update_pull(OWNER, NAME, NUMBER, merged_by="maintainer", merge_commit_sha=sha)
+    fake.update_pull(OWNER, NAME, NUMBER, merged_by="maintainer", merge_commit_sha=sha)
     merged = pull.run("pull_request", "closed")
     assert merged.code == 0, merged.stderr
     texts = pull.texts()
@@ -157,14 +148,14 @@ def test_a_jira_ticket_follows_its_change_from_request_to_merge(
 )
 def test_an_invalid_jira_ticket_fails_the_gate(
     repo: GitRepo,
-    github: FakeGitHub,
+    fake: FakeGitHub,
     jira: FakeJira,
     issue: dict[str, Any] | None,
     reason: str,
 ) -> None:
     if issue is not None:
         ticket(jira, **issue)
-    pull = Pull(repo, github, jira)
+    pull = Pull(repo, fake, jira)
     pull.approve()
     result = pull.run("pull_request", "opened")
     assert result.code == 0, result.stderr
@@ -174,8 +165,8 @@ def test_an_invalid_jira_ticket_fails_the_gate(
         assert pull.texts() == []
 
 
-def test_no_ticket_key_fails_the_gate(repo: GitRepo, github: FakeGitHub, jira: FakeJira) -> None:
-    pull = Pull(repo, github, jira, title="Turn on checkout")
+def test_no_ticket_key_fails_the_gate(repo: GitRepo, fake: FakeGitHub, jira: FakeJira) -> None:
+    pull = Pull(repo, fake, jira, title="Turn on checkout")
     pull.approve()
     result = pull.run("pull_request", "opened")
     assert pull.status()["state"] == "failure"
@@ -193,14 +184,14 @@ def test_no_ticket_key_fails_the_gate(repo: GitRepo, github: FakeGitHub, jira: F
 )
 def test_jira_trouble_is_an_error_never_a_pass(
     repo: GitRepo,
-    github: FakeGitHub,
+    fake: FakeGitHub,
     jira: FakeJira,
     env: dict[str, str],
     fault: int | None,
     reason: str,
 ) -> None:
     ticket(jira)
-    pull = Pull(repo, github, jira)
+    pull = Pull(repo, fake, jira)
     pull.env.update(env)
     if fault is not None:
         jira.fail(fault, times=None)
@@ -211,7 +202,7 @@ def test_jira_trouble_is_an_error_never_a_pass(
     assert status["state"] == "error"
     assert reason in result.outputs["plan"]
     output = (
-        result.stdout + result.stderr + result.summary + str(github.comments(OWNER, NAME, NUMBER))
+        result.stdout + result.stderr + result.summary + str(fake.comments(OWNER, NAME, NUMBER))
     )
     for secret in ("wr0ng-t0ken-value", jira.token):
         assert secret not in output
