@@ -14,6 +14,7 @@ from flaggate.integrations.jira import JiraTickets
 from flaggate.integrations.tickets import TicketComment, TicketError
 from flaggate.model.settings import Tickets
 from tests.fakes.jira import API, FakeJira, adf_problems, samples
+from tests.test_fake_github import json_type
 
 KNOWN_DIFFERENCES = {
     "fields.updated": "the swagger example has 1; Jira sends a timestamp (as jira-cli's fixture)",
@@ -23,18 +24,6 @@ KNOWN_DIFFERENCES = {
     "transitions[].fields.summary": "screen fields come only with expand=transitions.fields",
 }
 """Paths (``[]``: any list element) where the fake rightly differs from an example."""
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
 
 
 def differences(

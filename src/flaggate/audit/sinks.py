@@ -19,8 +19,6 @@ cap; redirects are not followed.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -205,17 +203,17 @@ def _mapping(value: object) -> Mapping[str, Any]:
 
 
 def _to_webhook(records: Sequence[Record], sink: WebhookSink, env: Mapping[str, str]) -> None:
-    url, secret = env.get(sink.urlEnv), env.get(sink.secretEnv)
-    unset = [name for name, value in ((sink.urlEnv, url), (sink.secretEnv, secret)) if not value]
-    if unset or url is None or secret is None:
-        raise _Failed(f"{' and '.join(unset)} {'is' if len(unset) == 1 else 'are'} not set")
+    missing = http.unset(env, sink.urlEnv, sink.secretEnv)
+    if missing is not None:
+        raise _Failed(missing)
+    url, secret = env[sink.urlEnv], env[sink.secretEnv]
     where = http.origin(url)
     body = json.dumps(
         {"records": list(records)}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
     ).encode()
     headers = {
         "Content-Type": "application/json",
-        SIGNATURE_HEADER: "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+        SIGNATURE_HEADER: http.sign(body, secret),
         DELIVERY_HEADER: str(records[0].get("id", "")),
     }
     # Retried POSTs are safe: the same batch has the same delivery id.

@@ -8,6 +8,8 @@ that names the service and never shows a secret.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -65,6 +67,19 @@ def client(
         follow_redirects=False,
         transport=RetryTransport(transport=transport or httpx.HTTPTransport(), retry=retry),
     )
+
+
+def sign(body: bytes, secret: str) -> str:
+    """``sha256=<hex HMAC-SHA256 of the body, keyed with the secret>`` for a signature header."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def unset(env: Mapping[str, str], *names: str) -> str | None:
+    """``A is not set`` / ``A and B are not set`` for the variables without a value."""
+    missing = [name for name in names if not env.get(name)]
+    if not missing:
+        return None
+    return f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set"
 
 
 def origin(url: str) -> str:

@@ -7,8 +7,6 @@ name of its environment variable and its origin are ever shown).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import uuid
@@ -199,11 +197,6 @@ def webhook_body(event: Event, now: datetime) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def signature(body: bytes, secret: str) -> str:
-    """``sha256=<hex HMAC-SHA256 of the body>``, the value of `SIGNATURE_HEADER`."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def _describe(target: Notification, env: Mapping[str, str]) -> tuple[str, list[str]]:
     if target.slack is not None:
         url = env.get(target.slack.webhookEnv) or ""
@@ -215,9 +208,10 @@ def _describe(target: Notification, env: Mapping[str, str]) -> tuple[str, list[s
 
 
 def _to_slack(event: Event, target: SlackTarget, env: Mapping[str, str]) -> None:
-    url = env.get(target.webhookEnv)
-    if not url:
-        raise _Failed(f"{target.webhookEnv} is not set")
+    missing = http.unset(env, target.webhookEnv)
+    if missing is not None:
+        raise _Failed(missing)
+    url = env[target.webhookEnv]
     body = json.dumps(slack_message(event), ensure_ascii=False).encode()
     status, text = _post(url, body, {"Content-Type": "application/json"}, "Slack")
     if not 200 <= status < 300:
@@ -226,18 +220,16 @@ def _to_slack(event: Event, target: SlackTarget, env: Mapping[str, str]) -> None
 
 
 def _to_webhook(event: Event, target: WebhookTarget, env: Mapping[str, str], now: datetime) -> None:
-    url, secret = env.get(target.urlEnv), env.get(target.secretEnv)
-    unset = [
-        name for name, value in ((target.urlEnv, url), (target.secretEnv, secret)) if not value
-    ]
-    if unset or url is None or secret is None:
-        raise _Failed(f"{' and '.join(unset)} {'is' if len(unset) == 1 else 'are'} not set")
+    missing = http.unset(env, target.urlEnv, target.secretEnv)
+    if missing is not None:
+        raise _Failed(missing)
+    url, secret = env[target.urlEnv], env[target.secretEnv]
     body = webhook_body(event, now)
     headers = {
         "Content-Type": "application/json",
         EVENT_HEADER: event.type,
         DELIVERY_HEADER: event.delivery_id,
-        SIGNATURE_HEADER: signature(body, secret),
+        SIGNATURE_HEADER: http.sign(body, secret),
     }
     status, _ = _post(url, body, headers, http.origin(url))
     if not 200 <= status < 300:
