@@ -23,6 +23,7 @@ from flaggate.model.settings import Notification, SlackTarget, WebhookTarget
 SIGNATURE_HEADER = "X-Flaggate-Signature"
 EVENT_HEADER = "X-Flaggate-Event"
 DELIVERY_HEADER = "X-Flaggate-Delivery"
+TIMEOUT_SECONDS = http.TIMEOUT_SECONDS
 HEADER_LIMIT = 150
 SECTION_LIMIT = 3000
 FIELD_LIMIT = 2000
@@ -239,15 +240,11 @@ def _to_webhook(event: Event, target: WebhookTarget, env: Mapping[str, str], now
 def _post(url: str, body: bytes, headers: Mapping[str, str], where: str) -> tuple[int, str]:
     """POST and return the status and the start of the answer; retried POSTs are safe here
     (a delivery id, or a Slack message repeated at worst once)."""
-    with http.client(retry_posts=True) as client:
+    with http.client(timeout=TIMEOUT_SECONDS, retry_posts=True) as client:
         try:
             response = client.post(url, content=body, headers=dict(headers))
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise _Failed(
-                http.failure(exc, where)
-                if isinstance(exc, httpx.HTTPError)
-                else f"{where}: not a valid URL"
-            ) from None
+            raise _Failed(http.failure(exc, where, TIMEOUT_SECONDS)) from None
         return response.status_code, response.text[:200]
 
 
