@@ -206,3 +206,20 @@ def test_jira_trouble_is_an_error_never_a_pass(
     )
     for secret in ("wr0ng-t0ken-value", jira.token):
         assert secret not in output
+
+
+def test_plan_online_looks_the_ticket_up_in_jira(repo: GitRepo, jira: FakeJira) -> None:
+    repo.write("policies/settings.yaml", SETTINGS.format(url=jira.url))
+    repo.commit("ticket settings")
+    edit(repo, CHECKOUT, PROD_OFF, PROD_ON)
+    ticket(jira, fields={"Feature Flag": "search-ranking"})
+    args = ("plan", "--title", "FEAT-1: checkout", "--format", "json")
+    offline = repo.flaggate(*args)
+    [gate] = [g for g in offline.json()["gates"] if g["kind"] == "ticket"]
+    assert gate["status"] == "pending"
+    assert jira.requests == []
+    online = repo.flaggate(*args, "--online", env=jira.env)
+    [gate] = [g for g in online.json()["gates"] if g["kind"] == "ticket"]
+    assert gate["status"] == "failed"
+    assert gate["message"] == "FEAT-1's 'Feature Flag' names search-ranking, not checkout-redesign"
+    assert online.code == 1

@@ -129,8 +129,8 @@ def ticket_gate(
         return _gate(
             name,
             GateStatus.PENDING,
-            f"{ref.key} (from the {ref.source}) is looked up by `flaggate github` "
-            "(or plan --online)",
+            f"{ref.key} (from the {ref.source}) is looked up by `flaggate github`"
+            + (" (or plan --online)" if settings.provider == "jira" else ""),
             envs,
         )
     fields = [*settings.requiredFields]
