@@ -409,3 +409,75 @@ def test_a_failed_notification_shows_in_the_summary_and_is_tried_again(
         again = run_action(repo, fake, "pull_request", payload, extra_env=env(receiver))
         assert again.code == 0
         assert len(receiver.deliveries) == 1
+
+
+# --- which events an evaluation calls for ---------------------------------------------------
+
+
+def _evaluation(decision: str, stages: tuple[Any, ...] = (), bypass: Any = None) -> Any:
+    from flaggate.diff import Change
+    from flaggate.policy.result import ChangeResult, Decision, Evaluation
+
+    change = Change(
+        "flag",
+        "checkout-redesign",
+        "production",
+        ("toggled",),
+        {"enabled": False},
+        {"enabled": True},
+        100.0,
+        "flags/checkout/checkout-redesign.yaml",
+    )
+    result = ChangeResult(change, "production-changes", True, ("technical-review",), "")
+    return Evaluation(
+        Decision(decision), "summary", changes=(result,), stages=stages, bypass=bypass
+    )
+
+
+def _stage(action: str | None, status: str = "pending") -> Any:
+    from flaggate.policy.result import StageRequirement, StageResult, StageStatus, StageTimeout
+
+    requirement = StageRequirement(
+        "technical-review",
+        (1, 0),
+        1,
+        ("tech-lead", "sre"),
+        ("r",),
+        timeout_hours=4,
+        on_timeout=action,
+        escalate_to=("sre",),
+    )
+    timing = StageTimeout(NOW, NOW, action is not None, action)
+    return StageResult(requirement, StageStatus(status), (), 1, timing)
+
+
+@pytest.mark.parametrize(
+    ("decision", "action", "types"),
+    [
+        ("pending", None, ["approval.requested"]),
+        ("pending", "escalate", ["approval.requested", "stage.escalated"]),
+        ("rejected", "reject", ["approval.rejected", "stage.expired"]),
+        ("approved", "auto-approve", ["approval.approved", "stage.expired"]),
+    ],
+)
+def test_an_evaluation_calls_for_its_events(
+    decision: str, action: str | None, types: list[str]
+) -> None:
+    from flaggate.model.policy import RoleBinding
+    from flaggate.publish.announce import PullLink, evaluation_events
+
+    status = "approved" if decision == "approved" else "pending"
+    roles = {
+        "tech-lead": RoleBinding(teams=("acme/tech-leads",)),
+        "sre": RoleBinding(users=("oncall",)),
+    }
+    link = PullLink("acme/flags", 7, "https://github.com/acme/flags/pull/7", "Checkout on", "dev")
+    events = evaluation_events(_evaluation(decision, (_stage(action, status),)), roles, link)
+    assert [e.type for e in events] == types
+    assert len({e.key for e in events}) == len(events)
+    for found in events:
+        assert found.flags == ("checkout-redesign",) and found.environments == ("production",)
+    if action is not None:
+        timed = events[-1]
+        assert timed.stage == "technical-review"
+        assert timed.teams == ("@acme/tech-leads", "@oncall")
