@@ -582,3 +582,30 @@ def test_plan_finds_the_ticket_offline_and_fails_without_one(repo: GitRepo) -> N
     assert (gate["name"], gate["status"]) == ("ticket #12", "pending")
     assert "from the branch" in gate["message"]
     assert named.code == 1
+
+
+def test_the_example_settings_load_with_tickets_and_notifications_uncommented(
+    repo: GitRepo,
+) -> None:
+    path = repo.root / "policies/settings.yaml"
+    lines = path.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("  # tickets:"))
+    uncommented = [
+        line.replace("  # ", "  ", 1) if i >= start and not line.startswith("  # Notif") else line
+        for i, line in enumerate(lines)
+    ]
+    path.write_text("\n".join(uncommented) + "\n")
+    result = repo.flaggate("validate")
+    assert result.code == 0, result.stderr
+    from flaggate.model.load import load_policies
+
+    files = {f"policies/{f.name}": f.read_bytes() for f in (repo.root / "policies").iterdir()}
+    settings = load_policies(files).settings.spec
+    assert settings.tickets is not None and settings.tickets.requiredFor == (
+        "staging",
+        "production",
+    )
+    assert [n.events for n in settings.notifications] == [
+        ("approval.requested", "stage.escalated"),
+        ("compliance.*",),
+    ]
