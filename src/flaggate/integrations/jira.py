@@ -1,5 +1,5 @@
-"""Jira (Cloud, or Server/Data Center with a personal access token) as the ticket tracker,
-through REST API v3.
+"""Jira Cloud as the ticket tracker, through REST API v3 (basic auth with an account's email
+and API token, or a bearer OAuth 2.0 access token).
 
 Fields are named by their display name (``Feature Flag``) and mapped to ids
 (``customfield_10042``) through ``GET /rest/api/3/field``, once per instance. Comments are
@@ -52,7 +52,7 @@ class JiraTickets:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         """Basic auth (``email``, API token: Jira Cloud) when ``email`` is given, else the
-        token as a bearer token (a Server/Data Center personal access token). The env var
+        token as a bearer token (an OAuth 2.0 access token). The env var
         names are only shown in hints."""
         self.base_url = base_url.rstrip("/")
         self._where = f"Jira at {http.origin(self.base_url)}"

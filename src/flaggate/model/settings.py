@@ -43,7 +43,7 @@ class Tickets(Model):
     emailEnv: NonEmpty = "JIRA_EMAIL"
     """Jira: the env var with the account email; set: basic auth with the API token."""
     tokenEnv: NonEmpty = "JIRA_API_TOKEN"
-    """Jira: the env var with the API token (bearer token when no email is set)."""
+    """Jira: the env var with the API token (sent as a bearer token when no email is set)."""
     requiredFor: StrList = ()
     projects: StrList = ()
     """Jira project keys a ticket key may have (``FEAT``); empty: any."""
