@@ -226,6 +226,12 @@ def test_a_ticket_naming_several_flags_covers_each_of_them() -> None:
     assert gate is not None and gate.message.endswith("not onboarding-flow")
 
 
+def test_data_center_rest_v2_is_a_jira_setting() -> None:
+    assert Tickets(provider="jira", restApi=2).restApi == 2
+    with pytest.raises(ValueError, match="restApi: Jira only"):
+        Tickets(provider="github", restApi=2)
+
+
 def test_no_gate_where_no_ticket_is_required() -> None:
     gate, tracker = _gate(Tickets(provider="jira", requiredFor=["staging"]), _ticket())
     assert gate is None

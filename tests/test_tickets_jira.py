@@ -3,11 +3,14 @@ HTTP on loopback, a real git repository and the CLI as a subprocess."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from flaggate.integrations.jira import wiki_comment
+from flaggate.integrations.tickets import TicketComment
 from tests.fakes.github import FakeGitHub
 from tests.fakes.jira import FakeJira, adf_problems, adf_text
 from tests.github_env import NAME, OWNER, ActionRun, run_action, webhook_payload
@@ -42,9 +45,14 @@ def jira() -> Iterator[FakeJira]:
 
 class Pull:
     def __init__(
-        self, repo: GitRepo, fake: FakeGitHub, jira: FakeJira, title: str = "FEAT-1: checkout"
+        self,
+        repo: GitRepo,
+        fake: FakeGitHub,
+        jira: FakeJira,
+        title: str = "FEAT-1: checkout",
+        settings: str = SETTINGS,
     ) -> None:
-        repo.write("policies/settings.yaml", SETTINGS.format(url=jira.url))
+        repo.write("policies/settings.yaml", settings.format(url=jira.url))
         self.base = repo.commit("ticket settings")
         repo.branch("feature")
         edit(repo, CHECKOUT, PROD_OFF, PROD_ON)
@@ -223,3 +231,60 @@ def test_plan_online_looks_the_ticket_up_in_jira(repo: GitRepo, jira: FakeJira) 
     assert gate["status"] == "failed"
     assert gate["message"] == "FEAT-1's 'Feature Flag' names search-ranking, not checkout-redesign"
     assert online.code == 1
+
+
+@pytest.fixture
+def data_center() -> Iterator[FakeJira]:
+    with FakeJira(rest_api=2) as server:
+        yield server
+        assert server.errors == []
+
+
+def test_jira_data_center_speaks_rest_v2_with_wiki_markup(
+    repo: GitRepo, fake: FakeGitHub, data_center: FakeJira
+) -> None:
+    jira = data_center
+    ticket(jira)
+    v2 = SETTINGS.replace("provider: jira", "provider: jira\n    restApi: 2")
+    pull = Pull(repo, fake, jira, settings=v2)
+    pull.env = {"JIRA_API_TOKEN": jira.token}  # a personal access token, sent as a bearer token
+    result = pull.run("pull_request", "opened")
+    assert result.code == 0, result.stderr
+    [requested] = jira.comments("FEAT-1")
+    assert isinstance(requested, str)
+    assert requested.startswith("*Feature flag change requested*\n")
+    assert "* checkout\\-redesign · production: {{off → on (true)}}" in requested
+    assert f"[Pull request acme/flags\\#{NUMBER}|https://github.com/acme/flags/pull/{NUMBER}]" in (
+        requested
+    )
+    assert all(r.path.startswith("/rest/api/2/") for r in jira.requests)
+    assert all(r.headers["authorization"].startswith("Bearer ") for r in jira.requests)
+    assert pull.run().code == 0
+    assert len(jira.comments("FEAT-1")) == 1
+    pull.approve()
+    assert pull.run("pull_request_review", "submitted").code == 0
+    assert pull.status()["state"] == "success"
+    approved = jira.comments("FEAT-1")[1]
+    assert approved.startswith("*Feature flag change approved*\n")
+    assert "* Stage technical\\-review: {{@alice (tech\\-lead)}}" in approved
+    assert jira.issue("FEAT-1").status == "In Review"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("plain words", "plain words"),
+        ("{{code}} [link|x] *bold* _it_ -strike- +under+ ^sup^ ~sub~ ??cite?? !img!", None),
+        ("back\\slash | pipe # hash", None),
+    ],
+)
+def test_wiki_markup_escapes_what_would_format(value: str, shown: str | None) -> None:
+    body = wiki_comment(TicketComment("Heading", (("Value", value),), None, "m"))
+    row = body.split("\n")[1]
+    assert row.startswith("* Value: {{") and row.endswith("}}")
+    inner = row[len("* Value: {{") : -2]
+    if shown is not None:
+        assert inner == shown
+    # every special character is preceded by a backslash, and removing them gives the value
+    assert re.sub(r"\\(.)", r"\1", inner) == value
+    assert not re.search(r"(?<!\\)[{}\[\]|*_+^~?!#-]", inner.replace("\\\\", ""))

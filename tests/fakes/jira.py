@@ -22,6 +22,10 @@ Served: ``GET /rest/api/3/field``; ``GET``/``PUT /rest/api/3/issue/{key}``;
 and :attr:`~FakeJira.token` or ``Bearer <token>``. :meth:`~FakeJira.fail` and
 :meth:`~FakeJira.hang` inject faults; :meth:`~FakeJira.serve` answers a path with a verbatim
 document.
+
+``FakeJira(rest_api=2)`` serves Jira Data Center's REST API v2 instead: the same paths under
+``/rest/api/2``, with comments, descriptions and multi-line text fields as plain (wiki markup)
+strings rather than ADF.
 """
 
 from __future__ import annotations
@@ -421,7 +425,10 @@ class FakeJira:
         token: str = DEFAULT_TOKEN,
         *,
         comment_page_cap: int = 100,
+        rest_api: int = 3,
     ) -> None:
+        self.api = f"/rest/api/{rest_api}"
+        self.adf = rest_api >= 3
         self.email = email
         self.token = token
         self.comment_page_cap = comment_page_cap
@@ -537,7 +544,7 @@ class FakeJira:
                 updated=now,
             )
             if description:
-                issue.values["description"] = adf(description)
+                issue.values["description"] = adf(description) if self.adf else description
             for name, value in (fields or {}).items():
                 found = self.field(name)
                 issue.values[found.id] = self._render(found, value)
@@ -548,7 +555,7 @@ class FakeJira:
         """A comment on ``key`` (plain text becomes ADF); each is newer than the last."""
         with self._lock:
             issue = self._issues[key.upper()]
-            document = adf(body) if isinstance(body, str) else body
+            document = adf(body) if isinstance(body, str) and self.adf else body
             issue.comments.append(FakeComment(str(next(self._ids)), document, self._now(), author))
 
     def fail(
@@ -650,7 +657,7 @@ class FakeJira:
         user = copy.deepcopy(samples().comments["comments"][0]["author"])
         account = "5b10a2844c2016570" + format(sum(map(ord, name)) * 7919 % 16**7, "07x")
         user.update(
-            self=f"{self.url}{API}/user?accountId={account}",
+            self=f"{self.url}{self.api}/user?accountId={account}",
             accountId=account,
             displayName=name,
             active=True,
@@ -661,12 +668,16 @@ class FakeJira:
         if value not in found.options:
             _invalid(**{found.id: f"Option value '{value}' is not valid"})
         ident = found.options[value]
-        return {"self": f"{self.url}{API}/customFieldOption/{ident}", "value": value, "id": ident}
+        return {
+            "self": f"{self.url}{self.api}/customFieldOption/{ident}",
+            "value": value,
+            "id": ident,
+        }
 
     def _version(self, name: str) -> JSON:
         ident = str(10000 + sum(map(ord, name)))
         return {
-            "self": f"{self.url}{API}/version/{ident}",
+            "self": f"{self.url}{self.api}/version/{ident}",
             "id": ident,
             "name": name,
             "archived": False,
@@ -692,7 +703,7 @@ class FakeJira:
         if kind == "versions":
             return [self._version(str(v)) for v in many]
         if kind == "textarea" or found.id in ("description", "environment"):
-            return adf(str(value)) if isinstance(value, str) else value
+            return adf(str(value)) if isinstance(value, str) and self.adf else value
         return value
 
     def _status(self, name: str, category: str) -> JSON:
@@ -700,14 +711,14 @@ class FakeJira:
         ident = self._status_ids.setdefault(name, str(10000 + len(self._status_ids)))
         cat_id, color, cat_name = _CATEGORIES[category]
         status.update(
-            self=f"{self.url}{API}/status/{ident}",
+            self=f"{self.url}{self.api}/status/{ident}",
             description=f"The issue is {name.lower()}.",
             iconUrl=f"{self.url}/images/icons/statuses/generic.png",
             name=name,
             id=ident,
         )
         status["statusCategory"].update(
-            self=f"{self.url}{API}/statuscategory/{cat_id}",
+            self=f"{self.url}{self.api}/statuscategory/{cat_id}",
             id=cat_id,
             key=category,
             colorName=color,
@@ -719,7 +730,7 @@ class FakeJira:
         rendered = copy.deepcopy(samples().comments["comments"][0])
         author = self._user(comment.author)
         rendered.update(
-            self=f"{self.url}{API}/issue/{issue.id}/comment/{comment.id}",
+            self=f"{self.url}{self.api}/issue/{issue.id}/comment/{comment.id}",
             id=comment.id,
             author=author,
             body=copy.deepcopy(comment.body),
@@ -738,14 +749,14 @@ class FakeJira:
         project_key = issue.key.split("-", 1)[0]
         project = fields["project"]
         project.update(
-            self=f"{self.url}{API}/project/{project_key}",
+            self=f"{self.url}{self.api}/project/{project_key}",
             key=project_key,
             name=project_key.title(),
         )
         project["insight"]["totalIssueCount"] = len(self._issues)
         watcher = fields["watcher"]
         watcher.update(
-            self=f"{self.url}{API}/issue/{issue.key}/watchers", watchCount=0, watchers=[]
+            self=f"{self.url}{self.api}/issue/{issue.key}/watchers", watchCount=0, watchers=[]
         )
         reporter = self._user("Rita Reporter")
         done = issue.category == "done"
@@ -772,7 +783,7 @@ class FakeJira:
                 "created": issue.created,
                 "updated": issue.updated,
                 "issuetype": {
-                    "self": f"{self.url}{API}/issuetype/10001",
+                    "self": f"{self.url}{self.api}/issuetype/10001",
                     "id": "10001",
                     "description": "A small, distinct piece of work.",
                     "iconUrl": f"{self.url}/images/icons/issuetypes/task.png",
@@ -780,14 +791,14 @@ class FakeJira:
                     "subtask": False,
                 },
                 "priority": {
-                    "self": f"{self.url}{API}/priority/3",
+                    "self": f"{self.url}{self.api}/priority/3",
                     "iconUrl": f"{self.url}/images/icons/priorities/medium.svg",
                     "name": "Medium",
                     "id": "3",
                 },
                 "resolution": (
                     {
-                        "self": f"{self.url}{API}/resolution/10000",
+                        "self": f"{self.url}{self.api}/resolution/10000",
                         "id": "10000",
                         "description": "Work has been completed on this issue.",
                         "name": "Done",
@@ -799,7 +810,7 @@ class FakeJira:
                 "assignee": None,
                 "reporter": reporter,
                 "watches": {
-                    "self": f"{self.url}{API}/issue/{issue.key}/watchers",
+                    "self": f"{self.url}{self.api}/issue/{issue.key}/watchers",
                     "watchCount": 0,
                     "isWatching": False,
                 },
@@ -826,7 +837,7 @@ class FakeJira:
             expand="renderedFields,names,schema,operations,editmeta,changelog,"
             "versionedRepresentations",
             id=issue.id,
-            self=f"{self.url}{API}/issue/{issue.id}",
+            self=f"{self.url}{self.api}/issue/{issue.id}",
             key=issue.key,
             fields=fields,
         )
@@ -937,9 +948,9 @@ class FakeJira:
 
     def _dispatch(self, request: RecordedRequest) -> _Reply:
         method, path = request.method, request.path
-        if method == "GET" and path == f"{API}/field":
+        if method == "GET" and path == f"{self.api}/field":
             return _Reply(200, [self._field_body(f) for f in self._fields.values()])
-        match = re.fullmatch(rf"{API}/issue/([^/]+)(/comment|/transitions)?", path)
+        match = re.fullmatch(rf"{self.api}/issue/([^/]+)(/comment|/transitions)?", path)
         if match is None:
             return _Reply(404, {"message": f"null for uri: {self.url}{path}", "status-code": 404})
         issue = self._issues.get(match.group(1).upper()) or next(
@@ -988,7 +999,10 @@ class FakeJira:
 
     def _add_comment(self, issue: FakeIssue, request: RecordedRequest) -> _Reply:
         body = request.body.get("body") if isinstance(request.body, dict) else None
-        if adf_problems(body):
+        if not self.adf:
+            if not isinstance(body, str) or not body.strip():
+                _invalid(body="Comment body can not be empty!")
+        elif adf_problems(body):
             _invalid(INVALID_ADF)
         comment = FakeComment(str(next(self._ids)), body, self._now(), "Flaggate Bot")
         issue.comments.append(comment)
@@ -1030,6 +1044,10 @@ class FakeJira:
             if not isinstance(value, int | float) or isinstance(value, bool):
                 _invalid(**{field_id: "Operation value must be a number"})
             return float(value)
+        if not self.adf and (kind == "textarea" or field_id in ("description", "environment")):
+            if not isinstance(value, str):
+                _invalid(**{field_id: "Operation value must be a string"})
+            return value
         if kind == "textarea" or field_id in ("description", "environment"):
             if adf_problems(value):
                 _invalid(

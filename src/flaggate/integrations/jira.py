@@ -1,5 +1,7 @@
-"""Jira Cloud as the ticket tracker, through REST API v3 (basic auth with an account's email
-and API token, or a bearer OAuth 2.0 access token).
+"""Jira as the ticket tracker: Jira Cloud through REST API v3 (comments in Atlassian Document
+Format; basic auth with an account's email and API token, or a bearer OAuth 2.0 access
+token), or Jira Data Center through REST API v2 (comments in wiki markup; a bearer personal
+access token, or basic auth).
 
 Fields are named by their display name (``Feature Flag``) and mapped to ids
 (``customfield_10042``) through ``GET /rest/api/3/field``, once per instance. Comments are
@@ -22,6 +24,7 @@ from flaggate.integrations.tickets import Ticket, TicketComment, TicketError, Ti
 from flaggate.model.settings import Tickets
 
 API = "/rest/api/3"
+"""Jira Cloud's REST API; Data Center answers on ``/rest/api/2`` only."""
 BASE_URL_ENV = "JIRA_BASE_URL"
 PAGE_SIZE = 100
 EMPTY = "—"
@@ -36,7 +39,7 @@ JSON = Any
 
 
 class JiraTickets:
-    """`TicketProvider` over Jira's REST API v3 (see the module docstring)."""
+    """`TicketProvider` over Jira's REST API v3, or v2 (see the module docstring)."""
 
     name = "Jira"
 
@@ -50,11 +53,15 @@ class JiraTickets:
         email_env: str = "JIRA_EMAIL",
         token_env: str = "JIRA_API_TOKEN",
         transport: httpx.BaseTransport | None = None,
+        rest_api: int = 3,
     ) -> None:
         """Basic auth (``email``, API token: Jira Cloud) when ``email`` is given, else the
-        token as a bearer token (an OAuth 2.0 access token). The env var
-        names are only shown in hints."""
+        token as a bearer token (an OAuth 2.0 access token, a Data Center personal access
+        token). ``rest_api`` 2 speaks Data Center's REST API v2. The env var names are only
+        shown in hints."""
         self.base_url = base_url.rstrip("/")
+        self._api = f"/rest/api/{rest_api}"
+        self._adf = rest_api >= 3
         self._where = f"Jira at {http.origin(self.base_url)}"
         self._timeout = timeout
         split = urlsplit(self.base_url)
@@ -97,6 +104,7 @@ class JiraTickets:
             timeout=settings.timeoutSeconds,
             email_env=settings.emailEnv,
             token_env=settings.tokenEnv,
+            rest_api=settings.restApi,
         )
 
     def close(self) -> None:
@@ -109,7 +117,7 @@ class JiraTickets:
         ids = {name: self._field(name)["id"] for name in fields}
         wanted = ["summary", "status", "labels", *(i for i in ids.values() if i not in _BASE)]
         response = self._send(
-            "GET", _issue_path(key), f"reading {key}", key, params={"fields": ",".join(wanted)}
+            "GET", self._issue_path(key), f"reading {key}", key, params={"fields": ",".join(wanted)}
         )
         if response is None:
             return None
@@ -140,7 +148,7 @@ class JiraTickets:
             page = _json_object(
                 self._require(
                     "GET",
-                    f"{_issue_path(key)}/comment",
+                    f"{self._issue_path(key)}/comment",
                     f"reading the comments of {key}",
                     key,
                     params=params,
@@ -163,10 +171,10 @@ class JiraTickets:
     def comment(self, key: str, comment: TicketComment) -> None:
         self._require(
             "POST",
-            f"{_issue_path(key)}/comment",
+            f"{self._issue_path(key)}/comment",
             f"commenting on {key}",
             key,
-            json={"body": adf_comment(comment)},
+            json={"body": adf_comment(comment) if self._adf else wiki_comment(comment)},
         )
 
     def relabel(self, key: str, add: Sequence[str], remove: Sequence[str]) -> None:
@@ -175,14 +183,18 @@ class JiraTickets:
         ops += [{"remove": label} for label in dict.fromkeys(remove) if label not in add]
         if ops:
             self._require(
-                "PUT", _issue_path(key), f"labelling {key}", key, json={"update": {"labels": ops}}
+                "PUT",
+                self._issue_path(key),
+                f"labelling {key}",
+                key,
+                json={"update": {"labels": ops}},
             )
 
     def transition(self, key: str, name: str) -> str:
         wanted = name.casefold()
         issue = _json_object(
             self._require(
-                "GET", _issue_path(key), f"reading {key}", key, params={"fields": "status"}
+                "GET", self._issue_path(key), f"reading {key}", key, params={"fields": "status"}
             ),
             self._where,
         )
@@ -191,7 +203,7 @@ class JiraTickets:
         current = text(status.get("name")) if isinstance(status, dict) else ""
         if current and current.casefold() == wanted:
             return current
-        path = f"{_issue_path(key)}/transitions"
+        path = f"{self._issue_path(key)}/transitions"
         listed = _json_object(
             self._require("GET", path, f"reading the transitions of {key}", key), self._where
         ).get("transitions")
@@ -218,10 +230,13 @@ class JiraTickets:
         body = {}
         for name, value in values.items():
             found = self._field(name)
-            body[str(found["id"])] = field_input(found, value)
+            body[str(found["id"])] = field_input(found, value, self._adf)
         self._require(
-            "PUT", _issue_path(key), f"setting fields on {key}", key, json={"fields": body}
+            "PUT", self._issue_path(key), f"setting fields on {key}", key, json={"fields": body}
         )
+
+    def _issue_path(self, key: str) -> str:
+        return f"{self._api}/issue/{quote(key, safe='')}"
 
     # --- fields ------------------------------------------------------------------------------
 
@@ -229,7 +244,9 @@ class JiraTickets:
         """The field with display name ``name`` (exactly, else ignoring case), else with id
         ``name``; a `TicketError` (``config``) when none or two match."""
         if self._fields is None:
-            listed = _json(self._require("GET", f"{API}/field", "reading the fields"), self._where)
+            listed = _json(
+                self._require("GET", f"{self._api}/field", "reading the fields"), self._where
+            )
             if not isinstance(listed, list) or not all(
                 isinstance(f, dict) and isinstance(f.get("id"), str) for f in listed
             ):
@@ -413,16 +430,38 @@ def adf_comment(comment: TicketComment) -> dict[str, JSON]:
     return {"version": 1, "type": "doc", "content": content}
 
 
+def wiki_comment(comment: TicketComment) -> str:
+    """The comment in Jira wiki markup (REST v2): the heading in bold, the rows as a bullet
+    list with the values as monospace, the link, then the marker."""
+    lines = [f"*{_wiki(comment.heading)}*"]
+    for label, value in comment.rows:
+        shown = " ".join(value.split())
+        lines.append(
+            f"* {_wiki(label)}: {{{{{_wiki(shown)}}}}}" if shown else f"* {_wiki(label)}: {EMPTY}"
+        )
+    if comment.link is not None:
+        label, url = comment.link
+        lines.append(f"[{_wiki(label)}|{url}]")
+    if comment.marker:
+        lines.append(comment.marker)
+    return "\n".join(lines)
+
+
+def _wiki(text: str) -> str:
+    """Text with wiki markup's special characters escaped (a backslash before each)."""
+    return re.sub(r"([\\{}\[\]|*_?^~+#!-])", r"\\\1", text)
+
+
 def adf_document(value: str) -> dict[str, JSON]:
     """Plain text as an ADF document, one paragraph per line."""
     lines = [line for line in value.splitlines() if line.strip()] or [EMPTY]
     return {"version": 1, "type": "doc", "content": [_paragraph(_text(line)) for line in lines]}
 
 
-def field_input(found: Mapping[str, JSON], value: str | float) -> JSON:
+def field_input(found: Mapping[str, JSON], value: str | float, adf: bool = True) -> JSON:
     """``value`` shaped for the field's type (its ``schema``): a number, an option
-    ``{"value"}``, a list of options, labels or versions, ADF for a multi-line text field, or
-    the text."""
+    ``{"value"}``, a list of options, labels or versions, ADF for a multi-line text field (REST
+    v3; text in v2), or the text."""
     schema = found.get("schema")
     if not isinstance(schema, dict):
         schema = {}
@@ -447,8 +486,10 @@ def field_input(found: Mapping[str, JSON], value: str | float) -> JSON:
         if items == "string":
             return [word for part in parts for word in part.split()]
         return parts
-    if kind == "string" and (
-        custom.endswith(":textarea") or system in ("description", "environment")
+    if (
+        adf
+        and kind == "string"
+        and (custom.endswith(":textarea") or system in ("description", "environment"))
     ):
         return adf_document(as_text)
     return as_text
@@ -491,10 +532,6 @@ def _colon(detail: str) -> str:
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def _issue_path(key: str) -> str:
-    return f"{API}/issue/{quote(key, safe='')}"
 
 
 def _json_or_none(response: httpx.Response) -> JSON:

@@ -40,6 +40,8 @@ class Tickets(Model):
     provider: Literal["jira", "github"]
     url: NonEmpty | None = None
     """Jira's base URL (``https://acme.atlassian.net``); else the ``JIRA_BASE_URL`` env."""
+    restApi: Literal[2, 3] = 3
+    """Jira's REST API: 3 (Jira Cloud) or 2 (Jira Data Center)."""
     emailEnv: NonEmpty = "JIRA_EMAIL"
     """Jira: the env var with the account email; set: basic auth with the API token."""
     tokenEnv: NonEmpty = "JIRA_API_TOKEN"
@@ -69,6 +71,8 @@ class Tickets(Model):
                 for name in ("allowedStatuses", "projects", "environmentField", "rolloutField")
                 if getattr(self, name)
             ]
+            if self.restApi != 3:
+                jira_only.append("restApi")
             if jira_only:
                 raise ValueError(f"{', '.join(jira_only)}: Jira only (a GitHub issue must be open)")
             for when in ("approved", "merged"):
