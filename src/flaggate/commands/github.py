@@ -27,7 +27,7 @@ from flaggate.commands.ticketing import ticket_lookup, ticket_passed, update_tic
 from flaggate.diff import fingerprint
 from flaggate.errors import ConfigError, FlaggateError, GitError
 from flaggate.gates.runner import HeadChecks, gate_context, run_gates
-from flaggate.gates.ticket import PullText, TicketLookup
+from flaggate.gates.ticket import TicketLookup
 from flaggate.git import Git
 from flaggate.github.api import RetryPolicy, connect, explain, request_json
 from flaggate.github.checks import combined_statuses, commit_checks
@@ -176,7 +176,7 @@ def evaluate_and_publish(
             committed = datetime.fromtimestamp(git.commit_time(head_sha), UTC)
             facts.clock_start = committed
             head = HeadChecks(head_sha, committed, lambda: commit_checks(repo, head_sha))
-            ticket = ticket_lookup(policies.settings.spec.tickets, repo, pull_text(pull))
+            ticket = ticket_lookup(policies.settings.spec.tickets, repo, pull)
             context = gate_context(git, comparison, checks=head, online=True, ticket=ticket)
             gates = run_gates(comparison.changes, policies, context)
             evaluation = evaluate(comparison.changes, policies, facts, gates, context.now)
@@ -196,11 +196,6 @@ def evaluate_and_publish(
     settings = policies.settings if policies else Settings()
     roles = policies.roles if policies else {}
     return _publish(args, env, repo, pull, evaluation, settings, roles, sweeping, ticket)
-
-
-def pull_text(pull: GithubPull) -> PullText:
-    """Where the pull request may name its ticket."""
-    return PullText(pull.title or "", pull.head.ref or "", pull.body or "")
 
 
 def _publish(

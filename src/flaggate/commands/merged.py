@@ -76,9 +76,7 @@ def after_merge(
         raise explain(exc, "reading pull request comments", "'Pull requests: read'") from None
     issue = linked_issue(comments)
     number = pull.number
-    from flaggate.commands.github import pull_text
-
-    ticket = ticket_lookup(policies.settings.spec.tickets, repo, pull_text(pull))
+    ticket = ticket_lookup(policies.settings.spec.tickets, repo, pull)
     merge = _merge_context(env, pull, ticket)
     if review:
         if issue is None:

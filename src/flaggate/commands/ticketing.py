@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from github.PullRequest import PullRequest as GithubPull
 from github.Repository import Repository
 
 from flaggate.gates.ticket import PullText, TicketLookup, find_ticket
@@ -18,11 +19,14 @@ from flaggate.policy.result import Evaluation, GateStatus
 from flaggate.publish.summary import append_summary
 
 
-def ticket_lookup(tickets: Tickets | None, repo: Repository, text: PullText) -> TicketLookup | None:
-    """The ticket the pull request names, ready to be fetched; None without ticket settings."""
+def ticket_lookup(
+    tickets: Tickets | None, repo: Repository, pull: GithubPull
+) -> TicketLookup | None:
+    """The ticket the pull request's title, branch or body names, ready to be fetched; None
+    without ticket settings."""
     if tickets is None:
         return None
-    ref = find_ticket(text, tickets)
+    ref = find_ticket(PullText(pull.title or "", pull.head.ref or "", pull.body or ""), tickets)
     if ref is None:
         return TicketLookup(None)
     try:

@@ -76,6 +76,8 @@ class JiraTickets:
             transport=transport,
         )
         self._fields: list[dict[str, JSON]] | None = None
+        self._statuses: dict[str, str] = {}
+        """Each ticket's status as last read or moved to (a transition needs no re-read)."""
 
     @classmethod
     def from_settings(cls, settings: Tickets, env: Mapping[str, str] | None = None) -> JiraTickets:
@@ -131,6 +133,7 @@ class JiraTickets:
         if not isinstance(category, dict) or not isinstance(labels, list):
             _unexpected(self._where, "an issue's status or labels")
         real_key = str(issue.get("key") or key)
+        self._statuses[key] = text(status.get("name"))
         return Ticket(
             key=real_key,
             url=f"{self.base_url}/browse/{real_key}",
@@ -192,15 +195,17 @@ class JiraTickets:
 
     def transition(self, key: str, name: str) -> str:
         wanted = name.casefold()
-        issue = _json_object(
-            self._require(
-                "GET", self._issue_path(key), f"reading {key}", key, params={"fields": "status"}
-            ),
-            self._where,
-        )
-        fields = issue.get("fields")
-        status = fields.get("status") if isinstance(fields, dict) else None
-        current = text(status.get("name")) if isinstance(status, dict) else ""
+        current = self._statuses.get(key)
+        if current is None:
+            issue = _json_object(
+                self._require(
+                    "GET", self._issue_path(key), f"reading {key}", key, params={"fields": "status"}
+                ),
+                self._where,
+            )
+            fields = issue.get("fields")
+            status = fields.get("status") if isinstance(fields, dict) else None
+            current = text(status.get("name")) if isinstance(status, dict) else ""
         if current and current.casefold() == wanted:
             return current
         path = f"{self._issue_path(key)}/transitions"
@@ -220,7 +225,9 @@ class JiraTickets:
         self._require(
             "POST", path, f"moving {key}", key, json={"transition": {"id": str(chosen.get("id"))}}
         )
-        return _target(chosen) or text(chosen.get("name"))
+        reached = _target(chosen) or text(chosen.get("name"))
+        self._statuses[key] = reached
+        return reached
 
     def set_fields(self, key: str, values: Mapping[str, str | float]) -> None:
         """One ``PUT`` of the fields; each value is shaped for its field's type (a number, an

@@ -38,7 +38,8 @@ class TicketUpdate:
 
     event: str
     """``requested``, ``approved``, ``rejected`` or ``applied``."""
-    marker: str
+    token: str
+    """The change set's fingerprint, or the merge commit: the occurrence of the event."""
     comment: TicketComment
     add: tuple[str, ...] = ()
     remove: tuple[str, ...] = ()
@@ -46,10 +47,14 @@ class TicketUpdate:
     fields: Mapping[str, str | float] = field(default_factory=dict)
 
     @property
+    def marker(self) -> str:
+        """What identifies the update in the ticket's comments."""
+        return self.comment.marker
+
+    @property
     def key(self) -> str:
         """The key kept in the pull request's comment state once the update is made."""
-        _, _, event, token = self.marker.split(" ")
-        return f"ticket:{event}:{token}"
+        return f"ticket:{self.event}:{self.token}"
 
 
 def evaluation_updates(
@@ -59,7 +64,6 @@ def evaluation_updates(
     changes = [result.change for result in evaluation.changes]
     token = fingerprint(changes)[:12]
     labels = settings.labels
-    link = (f"Pull request {pull.repository}#{pull.number}", pull.url)
     rows = _change_rows(changes, lambda c: f"{describe_state(c.previous)} → {_new(c)}")
     stages = [stage.stage.name for stage in evaluation.stages]
     rows += [
@@ -67,22 +71,23 @@ def evaluation_updates(
         ("Approval", ", ".join(stages) if stages else "none required"),
     ]
     updates = [
-        TicketUpdate(
+        _update(
+            pull,
             "requested",
-            _marker(pull, "requested", token),
-            TicketComment("Feature flag change requested", tuple(rows), link, ""),
+            token,
+            rows,
             add=(labels.pending,),
             remove=(labels.approved, labels.rejected),
         )
     ]
     decision = evaluation.decision
     if decision in (Decision.APPROVED, Decision.BYPASSED):
-        approved = _approval_rows(evaluation)
         updates.append(
-            TicketUpdate(
+            _update(
+                pull,
                 "approved",
-                _marker(pull, "approved", token),
-                TicketComment("Feature flag change approved", tuple(approved), link, ""),
+                token,
+                _approval_rows(evaluation),
                 add=(labels.approved,),
                 remove=(labels.pending, labels.rejected),
                 transition=settings.transitions.approved,
@@ -90,20 +95,16 @@ def evaluation_updates(
         )
     elif decision is Decision.REJECTED:
         updates.append(
-            TicketUpdate(
+            _update(
+                pull,
                 "rejected",
-                _marker(pull, "rejected", token),
-                TicketComment(
-                    "Feature flag change rejected",
-                    (("Reason", evaluation.summary),),
-                    link,
-                    "",
-                ),
+                token,
+                [("Reason", evaluation.summary)],
                 add=(labels.rejected,),
                 remove=(labels.pending, labels.approved),
             )
         )
-    return [_with_marker(update) for update in updates]
+    return updates
 
 
 def merge_update(
@@ -134,20 +135,14 @@ def merge_update(
         states = [c.new for c in flag_changes if c.environment == top]
         if states:
             values[settings.rolloutField] = max(exposure(state) for state in states)
-    return _with_marker(
-        TicketUpdate(
-            "applied",
-            _marker(pull, "applied", merge_sha[:12]),
-            TicketComment(
-                "Feature flag change applied",
-                tuple(rows),
-                (f"Pull request {pull.repository}#{pull.number}", pull.url),
-                "",
-            ),
-            remove=(settings.labels.pending,),
-            transition=settings.transitions.merged,
-            fields=values,
-        )
+    return _update(
+        pull,
+        "applied",
+        merge_sha[:12],
+        rows,
+        remove=(settings.labels.pending,),
+        transition=settings.transitions.merged,
+        fields=values,
     )
 
 
@@ -210,22 +205,26 @@ def safely(
     return made, lines, None
 
 
-def _marker(pull: PullInfo, event: str, token: str) -> str:
-    return f"flaggate {pull.repository}#{pull.number} {event} {token}"
-
-
-def _with_marker(update: TicketUpdate) -> TicketUpdate:
-    comment = update.comment
-    marked = TicketComment(comment.heading, comment.rows, comment.link, update.marker)
-    return TicketUpdate(
-        update.event,
-        update.marker,
-        marked,
-        update.add,
-        update.remove,
-        update.transition,
-        update.fields,
+def _update(
+    pull: PullInfo,
+    event: str,
+    token: str,
+    rows: Sequence[tuple[str, str]],
+    *,
+    add: tuple[str, ...] = (),
+    remove: tuple[str, ...] = (),
+    transition: str | None = None,
+    fields: Mapping[str, str | float] | None = None,
+) -> TicketUpdate:
+    """An update whose comment ("Feature flag change <event>") links the pull request and
+    carries the marker ``flaggate <repo>#<number> <event> <token>``."""
+    comment = TicketComment(
+        f"Feature flag change {event}",
+        tuple(rows),
+        (f"Pull request {pull.repository}#{pull.number}", pull.url),
+        f"flaggate {pull.repository}#{pull.number} {event} {token}",
     )
+    return TicketUpdate(event, token, comment, add, remove, transition, dict(fields or {}))
 
 
 def _new(change: Change) -> str:
