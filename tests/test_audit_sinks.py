@@ -6,14 +6,12 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +25,8 @@ from flaggate.audit.sinks import SinkResult, send
 from flaggate.integrations import http
 from flaggate.model.settings import AuditSink, PostgresSink, WebhookSink
 from tests.postgres import PostgresServer, binaries, running_postgres
-from tests.prometheus import LOOPBACK, closed_port, silent_port
+from tests.prometheus import closed_port, silent_port
+from tests.receiver import Receiver, Reply, Request
 
 DSN_ENV = "FLAGGATE_AUDIT_DSN"
 URL_ENV = "FLAGGATE_AUDIT_WEBHOOK_URL"
@@ -254,71 +253,22 @@ def test_a_malformed_record_is_named() -> None:
 # Webhook ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """One request the receiver got."""
-
-    path: str
-    headers: dict[str, str]
-    body: bytes
+HOOK = "/hooks/audit"
 
 
-@dataclass
-class Receiver:
-    """An HTTP server on 127.0.0.1 answering POSTs with the next of ``replies`` (status,
-    headers); the last reply repeats. It records every request."""
-
-    replies: list[tuple[int, dict[str, str]]]
-    deliveries: list[Delivery] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://{LOOPBACK}:{self._server.server_address[1]}/hooks/audit"
-
-    def __enter__(self) -> Receiver:
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                owner.deliveries.append(Delivery(self.path, dict(self.headers.items()), body))
-                index = min(len(owner.deliveries), len(owner.replies)) - 1
-                status, headers = owner.replies[index]
-                answer = json.dumps({"status": status}).encode()
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+def hook(*replies: tuple[int, dict[str, str]]) -> Receiver:
+    """A receiver answering with ``replies`` in order, the last one repeated."""
+    *first, (status, headers) = replies
+    return Receiver(
+        *(Reply(s, headers=h) for s, h in first), default=Reply(status, headers=headers)
+    )
 
 
 def webhook_env(url: str, secret: str = SECRET) -> dict[str, str]:
     return {URL_ENV: url, SECRET_ENV: secret}
 
 
-def verify(delivery: Delivery, secret: str) -> bool:
+def verify(delivery: Request, secret: str) -> bool:
     """What a receiver does: recompute the HMAC of the exact body bytes."""
     expected = "sha256=" + hmac.new(secret.encode(), delivery.body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, delivery.headers["X-Flaggate-Signature"])
@@ -326,10 +276,10 @@ def verify(delivery: Delivery, secret: str) -> bool:
 
 def test_webhook_delivers_signed_records() -> None:
     records = make_records(3)
-    with Receiver([(204, {})]) as receiver:
-        results = send(records, [WEBHOOK], webhook_env(receiver.url))
+    with hook((204, {})) as receiver:
+        results = send(records, [WEBHOOK], webhook_env(receiver.url + HOOK))
     assert results == [SinkResult(f"webhook {URL_ENV}", True)]
-    [delivery] = receiver.deliveries
+    [delivery] = receiver.requests
     assert delivery.path == "/hooks/audit"
     assert verify(delivery, SECRET)
     assert not verify(delivery, SECRET + "x")
@@ -341,19 +291,19 @@ def test_webhook_delivers_signed_records() -> None:
 
 
 def test_a_tampered_body_fails_the_signature() -> None:
-    with Receiver([(200, {})]) as receiver:
-        assert send(make_records(1), [WEBHOOK], webhook_env(receiver.url))[0].ok
-    [delivery] = receiver.deliveries
-    tampered = Delivery(delivery.path, delivery.headers, delivery.body.replace(b"zo", b"ZO"))
+    with hook((200, {})) as receiver:
+        assert send(make_records(1), [WEBHOOK], webhook_env(receiver.url + HOOK))[0].ok
+    [delivery] = receiver.requests
+    tampered = replace(delivery, body=delivery.body.replace(b"zo", b"ZO"))
     assert tampered.body != delivery.body
     assert not verify(tampered, SECRET)
 
 
 def test_webhook_retries_503_then_succeeds() -> None:
-    with Receiver([(503, {"Retry-After": "0"}), (200, {})]) as receiver:
-        [result] = send(make_records(2), [WEBHOOK], webhook_env(receiver.url))
+    with hook((503, {"Retry-After": "0"}), (200, {})) as receiver:
+        [result] = send(make_records(2), [WEBHOOK], webhook_env(receiver.url + HOOK))
     assert result.ok
-    first, second = receiver.deliveries
+    first, second = receiver.requests
     assert first.body == second.body
     assert first.headers["X-Flaggate-Signature"] == second.headers["X-Flaggate-Signature"]
     assert first.headers["X-Flaggate-Delivery"] == second.headers["X-Flaggate-Delivery"]
@@ -363,9 +313,9 @@ def test_webhook_honours_retry_after_up_to_a_cap(monkeypatch: pytest.MonkeyPatch
     waits: list[float] = []
     monkeypatch.setattr(httpx_retries.retry.time, "sleep", waits.append)
     replies = [(429, {"Retry-After": "7"}), (503, {"Retry-After": "86400"}), (200, {})]
-    with Receiver(replies) as receiver:
-        assert send(make_records(1), [WEBHOOK], webhook_env(receiver.url))[0].ok
-    assert len(receiver.deliveries) == 3
+    with hook(*replies) as receiver:
+        assert send(make_records(1), [WEBHOOK], webhook_env(receiver.url + HOOK))[0].ok
+    assert len(receiver.requests) == 3
     assert waits == [7.0, http.MAX_WAIT_SECONDS]
 
 
@@ -373,28 +323,28 @@ def test_retry_after_as_an_http_date(monkeypatch: pytest.MonkeyPatch) -> None:
     waits: list[float] = []
     monkeypatch.setattr(httpx_retries.retry.time, "sleep", waits.append)
     later = format_datetime(datetime.fromtimestamp(time.time() + 20, UTC), usegmt=True)
-    with Receiver([(503, {"Retry-After": later}), (200, {})]) as receiver:
-        assert send(make_records(1), [WEBHOOK], webhook_env(receiver.url))[0].ok
+    with hook((503, {"Retry-After": later}), (200, {})) as receiver:
+        assert send(make_records(1), [WEBHOOK], webhook_env(receiver.url + HOOK))[0].ok
     [wait] = waits
     assert 15 < wait <= 20
 
 
 def test_webhook_gives_up_after_bounded_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(httpx_retries.retry.time, "sleep", lambda seconds: None)
-    with Receiver([(502, {})]) as receiver:
-        [result] = send(make_records(1), [WEBHOOK], webhook_env(receiver.url))
+    with hook((502, {})) as receiver:
+        [result] = send(make_records(1), [WEBHOOK], webhook_env(receiver.url + HOOK))
     assert not result.ok
-    assert len(receiver.deliveries) == sinks.MAX_ATTEMPTS
+    assert len(receiver.requests) == sinks.MAX_ATTEMPTS
     assert result.reason.endswith(f"answered HTTP 502 (after {sinks.MAX_ATTEMPTS} attempts)")
 
 
 @pytest.mark.parametrize("status", [400, 401, 404, 413, 501, 302])
 def test_webhook_client_errors_are_not_retried(status: int) -> None:
-    with Receiver([(status, {"Location": "http://example.invalid/"})]) as receiver:
-        [result] = send(make_records(1), [WEBHOOK], webhook_env(receiver.url))
+    with hook((status, {"Location": "http://example.invalid/"})) as receiver:
+        [result] = send(make_records(1), [WEBHOOK], webhook_env(receiver.url + HOOK))
     assert not result.ok
-    assert len(receiver.deliveries) == 1
-    origin = receiver.url.removesuffix("/hooks/audit")
+    assert len(receiver.requests) == 1
+    origin = receiver.url
     assert result.reason == f"{origin} answered HTTP {status}"
 
 
@@ -448,15 +398,19 @@ def test_an_invalid_webhook_url_is_a_failure(url: str, reason: str) -> None:
 def test_one_failing_sink_does_not_stop_the_others(postgres: PostgresServer, table: str) -> None:
     records = make_records(2)
     broken = AuditSink(postgres=PostgresSink(dsnEnv="OTHER_DSN", table=table))
-    with Receiver([(200, {})]) as receiver:
-        env = {**webhook_env(receiver.url), DSN_ENV: postgres.dsn, "OTHER_DSN": "host=/nowhere"}
+    with hook((200, {})) as receiver:
+        env = {
+            **webhook_env(receiver.url + HOOK),
+            DSN_ENV: postgres.dsn,
+            "OTHER_DSN": "host=/nowhere",
+        }
         results = send(records, [broken, WEBHOOK, pg_sink(table)], env)
     assert [(r.sink, r.ok) for r in results] == [
         (f"postgres {table}", False),
         (f"webhook {URL_ENV}", True),
         (f"postgres {table}", True),
     ]
-    assert len(receiver.deliveries) == 1
+    assert len(receiver.requests) == 1
     assert len(rows(postgres, table)) == 2
 
 
@@ -467,11 +421,11 @@ def test_nothing_to_send() -> None:
 def test_unexpected_errors_are_results_too() -> None:
     record = make_records(1)[0]
     record["action"]["newState"] = {1, 2}  # not JSON
-    with Receiver([(200, {})]) as receiver:
-        [result] = send([record], [WEBHOOK], webhook_env(receiver.url))
+    with hook((200, {})) as receiver:
+        [result] = send([record], [WEBHOOK], webhook_env(receiver.url + HOOK))
     assert not result.ok
     assert result.reason.startswith("unexpected TypeError:")
-    assert receiver.deliveries == []
+    assert receiver.requests == []
 
 
 def test_secrets_never_reach_reasons_or_logs(
@@ -482,11 +436,11 @@ def test_secrets_never_reach_reasons_or_logs(
     token = "tok-" + uuid.uuid4().hex
     results: list[SinkResult] = []
     with (
-        Receiver([(500, {"Retry-After": "0"}), (403, {})]) as refusing,
-        Receiver([(200, {})]) as accepting,
+        hook((500, {"Retry-After": "0"}), (403, {})) as refusing,
+        hook((200, {})) as accepting,
         closed_port() as closed,
     ):
-        for url in (refusing.url, accepting.url, closed):
+        for url in (refusing.url + HOOK, accepting.url + HOOK, closed):
             for dsn in (postgres.dsn_for(password), postgres.dsn_for(password, port=1)):
                 env = {**webhook_env(f"{url}?token={token}"), DSN_ENV: dsn}
                 results += send(make_records(2), [WEBHOOK, pg_sink(table)], env)
