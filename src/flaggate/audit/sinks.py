@@ -24,6 +24,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -60,10 +61,6 @@ class SinkResult:
     reason: str = ""
 
 
-class _Failed(Exception):
-    """A sink failed; the message is its reason (already free of secrets)."""
-
-
 def send(
     records: Sequence[Record], sinks: Sequence[AuditSink], env: Mapping[str, str] | None = None
 ) -> list[SinkResult]:
@@ -78,20 +75,16 @@ def send(
     results: list[SinkResult] = []
     for sink in sinks:
         name, secrets = _describe(sink, env)
-        try:
-            with http.hidden_in_logs(secrets, LOGGERS):
-                if sink.postgres is not None:
-                    _to_postgres(records, sink.postgres, env)
-                elif sink.webhook is not None:
-                    _to_webhook(records, sink.webhook, env)
-        except _Failed as exc:
-            results.append(SinkResult(name, False, http.redact(str(exc), secrets)))
-        except Exception as exc:
-            reason = f"unexpected {type(exc).__name__}: {_one_line(exc)}"
-            results.append(SinkResult(name, False, http.redact(reason, secrets)))
-        else:
-            results.append(SinkResult(name, True))
+        reason = http.attempt(partial(_deliver, records, sink, env), secrets, LOGGERS)
+        results.append(SinkResult(name, reason is None, reason or ""))
     return results
+
+
+def _deliver(records: Sequence[Record], sink: AuditSink, env: Mapping[str, str]) -> None:
+    if sink.postgres is not None:
+        _to_postgres(records, sink.postgres, env)
+    elif sink.webhook is not None:
+        _to_webhook(records, sink.webhook, env)
 
 
 def _describe(sink: AuditSink, env: Mapping[str, str]) -> tuple[str, list[str]]:
@@ -107,12 +100,12 @@ def _describe(sink: AuditSink, env: Mapping[str, str]) -> tuple[str, list[str]]:
 def _to_postgres(records: Sequence[Record], sink: PostgresSink, env: Mapping[str, str]) -> None:
     dsn = env.get(sink.dsnEnv)
     if not dsn:
-        raise _Failed(f"{sink.dsnEnv} is not set")
+        raise http.Failed(f"{sink.dsnEnv} is not set")
     try:
         conninfo_to_dict(dsn)
     except psycopg.Error:
         # libpq's message quotes the text around the mistake: it may hold the password.
-        raise _Failed(f"{sink.dsnEnv} is not a valid PostgreSQL connection string") from None
+        raise http.Failed(f"{sink.dsnEnv} is not a valid PostgreSQL connection string") from None
     rows = [_row(index, record) for index, record in enumerate(records)]
     table = sql.Identifier(sink.table)
     insert = sql.SQL(
@@ -132,7 +125,7 @@ def _to_postgres(records: Sequence[Record], sink: PostgresSink, env: Mapping[str
                 _statement_timeout(cursor)
                 cursor.executemany(insert, rows)
     except psycopg.Error as exc:
-        raise _Failed(_one_line(exc) or type(exc).__name__) from None
+        raise http.Failed(_one_line(exc) or type(exc).__name__) from None
 
 
 def _create_table(conn: psycopg.Connection[Any], name: str) -> None:
@@ -193,9 +186,9 @@ def _row(index: int, record: Record) -> tuple[Any, ...]:
             str(record["prevHash"]),
         )
     except KeyError as exc:
-        raise _Failed(f"record {index + 1} has no {exc.args[0]}") from None
+        raise http.Failed(f"record {index + 1} has no {exc.args[0]}") from None
     except (TypeError, ValueError) as exc:
-        raise _Failed(f"record {index + 1} is malformed: {_one_line(exc)}") from None
+        raise http.Failed(f"record {index + 1} is malformed: {_one_line(exc)}") from None
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
@@ -205,7 +198,7 @@ def _mapping(value: object) -> Mapping[str, Any]:
 def _to_webhook(records: Sequence[Record], sink: WebhookSink, env: Mapping[str, str]) -> None:
     missing = http.unset(env, sink.urlEnv, sink.secretEnv)
     if missing is not None:
-        raise _Failed(missing)
+        raise http.Failed(missing)
     url, secret = env[sink.urlEnv], env[sink.secretEnv]
     where = http.origin(url)
     body = json.dumps(
@@ -221,10 +214,10 @@ def _to_webhook(records: Sequence[Record], sink: WebhookSink, env: Mapping[str, 
         try:
             status = client.post(url, content=body, headers=headers).status_code
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise _Failed(http.failure(exc, where, TIMEOUT_SECONDS)) from None
+            raise http.Failed(http.failure(exc, where, TIMEOUT_SECONDS)) from None
     if not 200 <= status < 300:
         retried = f" (after {MAX_ATTEMPTS} attempts)" if status in http.RETRY_STATUSES else ""
-        raise _Failed(f"{where} answered HTTP {status}{retried}")
+        raise http.Failed(f"{where} answered HTTP {status}{retried}")
 
 
 def _dsn_secrets(dsn: str) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from urllib.parse import unquote, urlsplit
 
@@ -167,3 +167,23 @@ def hidden_in_logs(secrets: Sequence[str], loggers: Iterable[str] = LOGGERS) -> 
     finally:
         for logger in found:
             logger.removeFilter(hiding)
+
+
+class Failed(Exception):
+    """A delivery failed; the message is its one-line reason (secrets are hidden by
+    `attempt`)."""
+
+
+def attempt(
+    action: Callable[[], None], secrets: Sequence[str], loggers: Iterable[str] = LOGGERS
+) -> str | None:
+    """Run one delivery with its secrets hidden from the clients' logs: None when it worked,
+    else why not, in one line without a secret. Never raises for the delivery's failure."""
+    try:
+        with hidden_in_logs(secrets, loggers):
+            action()
+    except Failed as exc:
+        return redact(str(exc), secrets)
+    except Exception as exc:  # a bug or a surprise: still a failed delivery, never a crash
+        return redact(f"unexpected {type(exc).__name__}: {exc}", secrets)
+    return None

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import httpx
@@ -101,10 +102,6 @@ class Delivery:
     reason: str = ""
 
 
-class _Failed(Exception):
-    """A delivery failed; the message is its reason."""
-
-
 def notify(
     event: Event,
     targets: Sequence[Notification],
@@ -121,22 +118,18 @@ def notify(
         if not target.wants(event.type):
             continue
         name, secrets = _describe(target, env)
-        try:
-            with http.hidden_in_logs(secrets):
-                if target.slack is not None:
-                    _to_slack(event, target.slack, env)
-                elif target.webhook is not None:
-                    _to_webhook(event, target.webhook, env, moment)
-                else:
-                    raise _Failed("no target")
-        except _Failed as exc:
-            results.append(Delivery(name, False, http.redact(str(exc), secrets)))
-        except Exception as exc:
-            reason = f"unexpected {type(exc).__name__}: {exc}"
-            results.append(Delivery(name, False, http.redact(reason, secrets)))
-        else:
-            results.append(Delivery(name, True))
+        reason = http.attempt(partial(_deliver, event, target, env, moment), secrets)
+        results.append(Delivery(name, reason is None, reason or ""))
     return results
+
+
+def _deliver(event: Event, target: Notification, env: Mapping[str, str], now: datetime) -> None:
+    if target.slack is not None:
+        _to_slack(event, target.slack, env)
+    elif target.webhook is not None:
+        _to_webhook(event, target.webhook, env, now)
+    else:
+        raise http.Failed("no target")
 
 
 def summary_lines(deliveries: Sequence[Delivery]) -> list[str]:
@@ -234,20 +227,20 @@ def _describe(target: Notification, env: Mapping[str, str]) -> tuple[str, list[s
 def _to_slack(event: Event, target: SlackTarget, env: Mapping[str, str]) -> None:
     missing = http.unset(env, target.webhookEnv)
     if missing is not None:
-        raise _Failed(missing)
+        raise http.Failed(missing)
     body = json.dumps(slack_message(event), ensure_ascii=False).encode()
     url = env[target.webhookEnv].strip()
     status, text, attempts = _post(url, body, {"Content-Type": "application/json"}, "Slack")
     if not 200 <= status < 300:
         code = text.strip()
         detail = f" ({code})" if _SLACK_ERROR.fullmatch(code) else ""
-        raise _Failed(f"Slack answered HTTP {status}{detail}{_after(attempts)}")
+        raise http.Failed(f"Slack answered HTTP {status}{detail}{_after(attempts)}")
 
 
 def _to_webhook(event: Event, target: WebhookTarget, env: Mapping[str, str], now: datetime) -> None:
     missing = http.unset(env, target.urlEnv, target.secretEnv)
     if missing is not None:
-        raise _Failed(missing)
+        raise http.Failed(missing)
     url, secret = env[target.urlEnv].strip(), env[target.secretEnv]
     body = webhook_body(event, now)
     headers = {
@@ -259,7 +252,7 @@ def _to_webhook(event: Event, target: WebhookTarget, env: Mapping[str, str], now
     where = http.origin(url)
     status, _, attempts = _post(url, body, headers, where)
     if not 200 <= status < 300:
-        raise _Failed(f"{where} answered HTTP {status}{_after(attempts)}")
+        raise http.Failed(f"{where} answered HTTP {status}{_after(attempts)}")
 
 
 def _post(url: str, body: bytes, headers: Mapping[str, str], where: str) -> tuple[int, str, int]:
@@ -269,7 +262,7 @@ def _post(url: str, body: bytes, headers: Mapping[str, str], where: str) -> tupl
         try:
             response = client.post(url, content=body, headers=dict(headers))
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise _Failed(http.failure(exc, where, TIMEOUT_SECONDS)) from None
+            raise http.Failed(http.failure(exc, where, TIMEOUT_SECONDS)) from None
         retry = response.extensions.get("retry")
         attempts = int(getattr(retry, "attempts_made", 0)) + 1
         return response.status_code, response.text[:200], attempts
