@@ -41,7 +41,7 @@ class FlagFile:
 class Change:
     """One (flag, environment) whose normalized state differs, or one policy file edit."""
 
-    resource: Literal["flag", "policy"]
+    resource: Literal["flag", "policy", "repository"]
     flag: str
     environment: str
     types: tuple[str, ...]
@@ -220,9 +220,12 @@ def diff_flags(
 
 
 def diff_policy_files(
-    base: Mapping[str, bytes | int], head: Mapping[str, bytes | int | None]
+    base: Mapping[str, bytes | int],
+    head: Mapping[str, bytes | int | None],
+    resource: Literal["policy", "repository"] = "policy",
 ) -> list[Change]:
-    """A ``policy`` change per edited file below ``policies/`` (``head``: changed paths only).
+    """A ``policy`` change per edited file below ``policies/`` (``head``: changed paths only),
+    or a ``repository`` change per edited ``.gitattributes`` file.
 
     A file over the size limit stands as its size (an int) and always counts as changed.
     """
@@ -233,7 +236,7 @@ def diff_policy_files(
             continue
         kind = "created" if old is None else "deleted" if new is None else "updated"
         changes.append(
-            Change("policy", path, ALL_ENVIRONMENTS, (kind,), _digest(old), _digest(new), 0.0, path)
+            Change(resource, path, ALL_ENVIRONMENTS, (kind,), _digest(old), _digest(new), 0.0, path)
         )
     return changes
 
@@ -262,8 +265,55 @@ def _used_variants(
         used.add(variant)
     if rollout is not None:
         used.update(rollout)
+    results = targeting_results(targeting)
+    if results is None:
+        # Targeting can compute a variant name: any variant may be served.
+        return set(variants)
     used.update(s for s in _strings(targeting) if s in variants)
     return used
+
+
+_LITERAL_BRANCHES = frozenset({"if", "?:"})
+_ANY_ARGUMENT = frozenset({"and", "or"})
+
+
+def targeting_results(rule: Any) -> set[str] | None:
+    """The variant names a flagd/JSONLogic targeting rule can return, or None when it can
+    return a name computed at evaluation time (``var``, ``cat``, ``substr``, ...).
+
+    Conservative: ``if`` returns one of its branches, ``fractional`` one of its bucket
+    names, ``and``/``or`` one of their arguments; every other operator is dynamic.
+    """
+    if rule is None or isinstance(rule, bool | int | float) or rule == {}:
+        return set()
+    if isinstance(rule, str):
+        return {rule}
+    if isinstance(rule, list):
+        return _union(targeting_results(item) for item in rule)
+    if not isinstance(rule, dict) or len(rule) != 1:
+        return None
+    ((operator, args),) = rule.items()
+    args = args if isinstance(args, list) else [args]
+    if operator in _LITERAL_BRANCHES:
+        branches = [args[i] for i in range(1, len(args), 2)]
+        if len(args) % 2 == 1:
+            branches.append(args[-1])
+        return _union(targeting_results(branch) for branch in branches)
+    if operator in _ANY_ARGUMENT:
+        return _union(targeting_results(arg) for arg in args)
+    if operator == "fractional":
+        buckets = [arg for arg in args if isinstance(arg, list)]
+        return _union(targeting_results(bucket[0]) if bucket else set() for bucket in buckets)
+    return None
+
+
+def _union(parts: Iterable[set[str] | None]) -> set[str] | None:
+    found: set[str] = set()
+    for part in parts:
+        if part is None:
+            return None
+        found |= part
+    return found
 
 
 def _strings(value: Any) -> Iterable[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import threading
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +24,21 @@ NULL_SHA = "0" * 40
 _BASE_ARGS = ("git", "-c", "core.quotePath=false", "--no-pager", "--no-optional-locks")
 
 
+REGULAR_FILE_MODES = frozenset({"100644", "100755"})
+"""The modes of regular files; anything else (a symlink, a submodule) is not a file to read."""
+
+_MODE_NAMES = {
+    "120000": "a symlink",
+    "160000": "a submodule entry",
+    "040000": "a directory",
+}
+
+
+def describe_mode(mode: str) -> str:
+    """``a symlink (mode 120000)``: what a non-regular tree entry is, for messages."""
+    return f"{_MODE_NAMES.get(mode, 'not a regular file')} (mode {mode})"
+
+
 @dataclass(frozen=True)
 class RawChange:
     """One changed path from ``git diff --raw``: blob ids are ``NULL_SHA`` where absent."""
@@ -31,6 +47,30 @@ class RawChange:
     path: str
     old_blob: str
     new_blob: str
+    old_mode: str = "100644"
+    new_mode: str = "100644"
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """One entry of ``git ls-tree -r``: its mode as git stores it, object id and path."""
+
+    mode: str
+    oid: str
+    path: str
+
+    @property
+    def regular(self) -> bool:
+        """Whether the entry is a regular file (not a symlink, submodule or directory)."""
+        return self.mode in REGULAR_FILE_MODES
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What merging two commits produces: the tree (when clean) and the conflicted paths."""
+
+    tree: str
+    conflicts: tuple[str, ...] = ()
 
 
 class Git:
@@ -53,6 +93,17 @@ class Git:
 
     def run(self, args: Sequence[str], stdin: bytes | None = None) -> bytes:
         """Run one git command and return its standard output; raise :class:`GitError`."""
+        code, out, err = self.run_status(args, stdin)
+        if code != 0:
+            message = err.decode(errors="replace").strip().splitlines()
+            first = message[0] if message else f"exit code {code}"
+            raise GitError(f"git {args[0]} failed: {first}")
+        return out
+
+    def run_status(
+        self, args: Sequence[str], stdin: bytes | None = None
+    ) -> tuple[int, bytes, bytes]:
+        """Run one git command: its exit code, standard output and standard error."""
         self.processes += 1
         try:
             done = subprocess.run(
@@ -65,11 +116,7 @@ class Git:
             )
         except FileNotFoundError:
             raise GitError("git is not installed or not on PATH") from None
-        if done.returncode != 0:
-            message = done.stderr.decode(errors="replace").strip().splitlines()
-            first = message[0] if message else f"exit code {done.returncode}"
-            raise GitError(f"git {args[0]} failed: {first}")
-        return done.stdout
+        return done.returncode, done.stdout, done.stderr
 
     def resolve(self, ref: str) -> str:
         """The commit id ``ref`` names."""
@@ -140,6 +187,65 @@ class Git:
             if kind == "blob":
                 entries.append((blob, path))
         return entries
+
+    def entries(self, treeish: str, paths: Iterable[str]) -> list[TreeEntry]:
+        """Every entry below ``paths`` at ``treeish`` with its mode, symlinks and submodule
+        entries included (``paths`` empty: the whole tree)."""
+        out = self.run(["ls-tree", "-r", "-z", "--full-tree", _safe_ref(treeish), "--", *paths])
+        entries = []
+        for record in out.decode().split("\0"):
+            if record:
+                meta, path = record.split("\t", 1)
+                mode, _kind, oid = meta.split(" ")
+                entries.append(TreeEntry(mode, oid, path))
+        return entries
+
+    def merge_tree(self, base: str, head: str) -> MergeResult:
+        """The tree that merging ``head`` into ``base`` produces, without touching the index or
+        the working tree (``git merge-tree --write-tree``, git 2.38 or newer)."""
+        args = ["merge-tree", "--write-tree", "--name-only", "--no-messages", "-z"]
+        code, out, err = self.run_status([*args, _safe_ref(base), _safe_ref(head)])
+        if code not in (0, 1):
+            first = err.decode(errors="replace").strip().splitlines()
+            reason = first[0] if first else f"exit code {code}"
+            if "--write-tree" in reason or "unknown option" in reason or "usage:" in reason:
+                raise GitError(
+                    f"git {self.version_text()} cannot compute a merge result",
+                    "flaggate needs git 2.38 or newer (git merge-tree --write-tree)",
+                )
+            raise GitError(f"git merge-tree failed: {reason}")
+        fields = out.decode().split("\0")
+        conflicts = tuple(dict.fromkeys(f for f in fields[1:] if f)) if code == 1 else ()
+        return MergeResult(fields[0].strip(), conflicts)
+
+    def version_text(self) -> str:
+        """``2.39.5``: the version of the git on PATH."""
+        return self.run(["version"]).decode().strip().removeprefix("git version ")
+
+    def attributes(self, treeish: str | None, paths: Sequence[str]) -> dict[str, dict[str, str]]:
+        """The git attributes set on each path, as ``.gitattributes`` files in ``treeish``
+        (None: the working tree) define them, plus the repository's own attribute files.
+
+        Values: ``set``, ``unset`` or the attribute's value; unspecified ones are left out.
+        """
+        if not paths:
+            return {}
+        request = "".join(f"{path}\0" for path in paths).encode()
+        if treeish is None:
+            out = self.run(["check-attr", "-z", "--stdin", "-a"], stdin=request)
+        else:
+            with tempfile.TemporaryDirectory(prefix="flaggate-index-") as scratch:
+                # An index of its own holds the tree's .gitattributes files for check-attr.
+                index = Git(self.root, {"GIT_INDEX_FILE": str(Path(scratch) / "index")})
+                index.run(["read-tree", _safe_ref(treeish)])
+                out = index.run(["check-attr", "--cached", "-z", "--stdin", "-a"], stdin=request)
+                self.processes += index.processes
+        found: dict[str, dict[str, str]] = {}
+        fields = out.decode().split("\0")
+        for i in range(0, len(fields) - 2, 3):
+            path, name, value = fields[i : i + 3]
+            found.setdefault(path, {})[name] = value
+        return found
 
     def _cat_file_batch(self) -> subprocess.Popen[bytes]:
         self.processes += 1
@@ -328,6 +434,6 @@ def _parse_raw(out: bytes) -> list[RawChange]:
     while i + 1 < len(fields) and fields[i]:
         meta = fields[i].lstrip(":").split(" ")
         path = fields[i + 1]
-        changes.append(RawChange(meta[4][0], path, meta[2], meta[3]))
+        changes.append(RawChange(meta[4][0], path, meta[2], meta[3], meta[0], meta[1]))
         i += 2
     return changes

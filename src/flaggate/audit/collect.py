@@ -113,8 +113,9 @@ def direct_push_records(changes: Sequence[Change], merge: MergeContext) -> list[
     records = []
     for change in changes:
         environment = None if change.environment == ALL_ENVIRONMENTS else change.environment
-        if change.resource == "policy":
-            event, resource = "policy.updated", {"type": "policy", "id": change.path}
+        if change.resource != "flag":
+            event = f"{change.resource}.updated"
+            resource = {"type": change.resource, "id": change.path}
         else:
             event, resource = "flag.updated", {"type": "flag", "id": change.flag}
         records.append(
@@ -174,9 +175,9 @@ def _change_record(
 ) -> dict[str, Any]:
     change = result.change
     environment = None if change.environment == ALL_ENVIRONMENTS else change.environment
-    if change.resource == "policy":
-        event = f"policy.{change.type}"
-        resource = {"type": "policy", "id": change.path, "name": change.path}
+    if change.resource != "flag":
+        event = f"{change.resource}.{change.type}"
+        resource = {"type": change.resource, "id": change.path, "name": change.path}
     else:
         event = _FLAG_EVENTS.get(change.type, "flag.updated")
         resource = {"type": "flag", "id": change.flag, "name": change.flag}

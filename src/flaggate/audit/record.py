@@ -34,6 +34,9 @@ EVENT_TYPES = (
     "policy.created",
     "policy.updated",
     "policy.deleted",
+    "repository.created",
+    "repository.updated",
+    "repository.deleted",
 )
 
 Record = dict[str, Any]

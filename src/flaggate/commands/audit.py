@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from flaggate import clock
 from flaggate.audit.log import (
     BRANCH,
     DirectorySource,
@@ -36,7 +37,6 @@ from flaggate.audit.log import (
     write_json,
 )
 from flaggate.errors import GitError, UsageError
-from flaggate.gates import clock
 from flaggate.git import Git
 
 

@@ -13,6 +13,7 @@ from github.PaginatedList import PaginatedList
 from github.PullRequest import PullRequest as GithubPull
 from github.Repository import Repository
 
+from flaggate import clock
 from flaggate.audit.collect import (
     MergeContext,
     direct_push_records,
@@ -22,30 +23,29 @@ from flaggate.audit.collect import (
 from flaggate.audit.record import Record
 from flaggate.audit.sinks import send
 from flaggate.audit.store import append
-from flaggate.commands.ticketing import ticket_lookup, update_ticket
-from flaggate.diff import fingerprint
 from flaggate.errors import FlaggateError
-from flaggate.gates import clock
-from flaggate.gates.runner import HeadChecks, gate_context, run_gates
+from flaggate.gates.runner import HeadChecks
 from flaggate.gates.ticket import TicketLookup
 from flaggate.git import Git
 from flaggate.github.api import explain
 from flaggate.github.checks import commit_checks
 from flaggate.github.event import ActionsEnvironment
+from flaggate.github.gate import pull_facts
+from flaggate.github.ticketing import ticket_lookup, update_ticket
 from flaggate.incident.actions import compliance_alert, open_follow_up, record_retroactive
 from flaggate.incident.followup import linked_issue
 from flaggate.integrations.notify import Event
 from flaggate.integrations.ticket_updates import PullInfo, merge_update
 from flaggate.integrations.tickets import TicketError
-from flaggate.model.load import PolicySet
-from flaggate.policy.evaluate import evaluate
-from flaggate.policy.result import Evaluation, GateResult, GateStatus
+from flaggate.model.policyset import PolicySet
+from flaggate.pipeline import compare, ensure_commits, judge
+from flaggate.policy.result import Evaluation
 from flaggate.publish.announce import deliver
 from flaggate.publish.summary import append_summary
-from flaggate.pull.context import Review
+from flaggate.pull.context import PullRequest, Review
 from flaggate.pull.github import GitHubPullRequest
 from flaggate.render import describe_state
-from flaggate.source import Comparison, compare
+from flaggate.source import Comparison
 
 
 def after_merge(
@@ -57,19 +57,12 @@ def after_merge(
 ) -> int:
     """On merge: open the follow-up of a valid bypass. On a later review: record the
     retroactive approval once the required stages are satisfied."""
-    from flaggate.commands.github import ensure_commits, fingerprint_at
-
     git = Git(env.workspace)
     base_sha, head_sha = pull.base.sha, pull.head.sha
     ensure_commits(git, [base_sha, head_sha])
     comparison = compare(git, base_sha, head_sha, args.policies)
     policies = comparison.policies
-    facts = GitHubPullRequest(
-        pull,
-        policies.roles,
-        fingerprint(comparison.changes),
-        lambda sha: fingerprint_at(git, base_sha, sha, args.policies, policies),
-    )
+    facts = pull_facts(git, pull, comparison, args.policies)
     try:
         comments = [c.body or "" for c in pull.get_issue_comments()]
     except GithubException as exc:
@@ -84,15 +77,14 @@ def after_merge(
             return 0
         bypasser = facts.label_actor(policies.settings.spec.emergency.label)
         counted = _WithoutReviewer(facts, bypasser)
-        evaluation = evaluate(comparison.changes, policies, counted)
+        evaluation = judge(git, comparison, counted, now=None, gated=False)
         done, approvals = record_retroactive(repo, issue, evaluation, args.dry_run)
         print(f"flaggate: #{number}: {done}")
         if not approvals:
             return 0
         rows = [(a.login, a.role, a.stage, a.at) for a in approvals]
         return _audit(args, env, git, policies, retroactive_records(rows, merge, None, 10_000))[0]
-    gates = _gates_at_merge(git, repo, comparison, pull, merge, ticket)
-    evaluation = evaluate(comparison.changes, policies, facts, gates, merge.merged_at)
+    evaluation = _evaluation_at_merge(git, repo, comparison, facts, pull, merge, ticket)
     code, appended = _audit(args, env, git, policies, merge_records(evaluation, merge))
     if appended:
         # Alerts go out with the records, once: a re-run appends nothing and alerts nobody.
@@ -107,7 +99,8 @@ def after_merge(
         print(f"flaggate: #{number}: the post-incident review is already tracked in #{issue}")
         return code
     flags = sorted({c.flag for c in comparison.changes if c.resource == "flag"})
-    retroactive = evaluate(comparison.changes, policies, _WithoutReviewer(facts, bypass.actor))
+    without = _WithoutReviewer(facts, bypass.actor)
+    retroactive = judge(git, comparison, without, now=None, gated=False)
     opened, done = open_follow_up(repo, pull, bypass, flags, bool(retroactive.stages), args.dry_run)
     print(f"flaggate: #{number}: {done}")
     compliance_alert(f"#{number} merged under {bypass.reason}; {done}", env.step_summary)
@@ -128,8 +121,6 @@ def after_push(
     """A push to the default branch: audit its flag changes when no pull request brought it
     (``approval: none``, with a compliance alert); a merged pull request's push is audited by
     the pull request's own event."""
-    from flaggate.commands.github import ensure_commits
-
     listing = PaginatedList(GithubPull, repo.requester, f"{repo.url}/commits/{after}/pulls", None)
     try:
         merged = [p.number for p in listing if p.merged_at is not None]
@@ -191,25 +182,30 @@ def _merge_context(
     )
 
 
-def _gates_at_merge(
+def _evaluation_at_merge(
     git: Git,
     repo: Repository,
     comparison: Comparison,
+    facts: PullRequest,
     pull: GithubPull,
     merge: MergeContext,
     ticket: TicketLookup | None,
-) -> list[GateResult]:
-    """The gates as they stood when the pull request merged (recorded, never blocking)."""
+) -> Evaluation:
+    """The evaluation as it stood when the pull request merged, gates included (recorded,
+    never blocking: a gate that cannot be read is recorded as an error)."""
     head_sha = pull.head.sha
     committed = datetime.fromtimestamp(git.commit_time(head_sha), UTC)
     head = HeadChecks(head_sha, committed, lambda: commit_checks(repo, head_sha))
-    context = gate_context(
-        git, comparison, checks=head, online=True, now=merge.merged_at, ticket=ticket
+    return judge(
+        git,
+        comparison,
+        facts,
+        now=merge.merged_at,
+        checks=head,
+        online=True,
+        ticket=ticket,
+        record_gate_errors=True,
     )
-    try:
-        return run_gates(comparison.changes, comparison.policies, context)
-    except FlaggateError as exc:
-        return [GateResult("gates", GateStatus.ERROR, f"not readable at merge: {exc}")]
 
 
 def _audit(

@@ -7,18 +7,15 @@ import os
 import sys
 from pathlib import Path
 
-from flaggate import render
+from flaggate import clock, render
 from flaggate.errors import ConfigError, UsageError
-from flaggate.gates import clock
-from flaggate.gates.runner import HeadChecks, gate_context, run_gates
+from flaggate.gates.runner import HeadChecks
 from flaggate.gates.ticket import PullText, TicketLookup, find_ticket
 from flaggate.git import Git
-from flaggate.integrations.jira import JiraTickets
-from flaggate.integrations.tickets import TicketError
-from flaggate.policy.evaluate import evaluate
+from flaggate.pipeline import compare, judge
 from flaggate.policy.result import Decision, Evaluation
 from flaggate.pull.offline import OfflinePullRequest, SimulatedReview, simulated_check
-from flaggate.source import POLICIES_DIR, Comparison, compare
+from flaggate.source import POLICIES_DIR, Comparison
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,11 +104,9 @@ def run(args: argparse.Namespace) -> int:
         reports = [simulated_check(c) for c in args.check]
         checks = HeadChecks(comparison.head_sha or "working tree", now, lambda: reports)
     ticket = _ticket(comparison, PullText(args.title, args.branch, pr.description), args.online)
-    context = gate_context(
-        git, comparison, checks=checks, online=args.online, now=now, ticket=ticket
+    evaluation = judge(
+        git, comparison, pr, now=now, checks=checks, online=args.online, ticket=ticket
     )
-    gates = run_gates(comparison.changes, comparison.policies, context)
-    evaluation = evaluate(comparison.changes, comparison.policies, pr, gates, now)
     _print(args, evaluation, comparison)
     return evaluation.decision.exit_code
 
@@ -125,6 +120,9 @@ def _ticket(comparison: Comparison, text: PullText, online: bool) -> TicketLooku
     ref = find_ticket(text, tickets)
     if ref is None or not online or tickets.provider != "jira":
         return TicketLookup(ref)
+    from flaggate.integrations.jira import JiraTickets
+    from flaggate.integrations.tickets import TicketError
+
     try:
         return TicketLookup(ref, JiraTickets.from_settings(tickets))
     except TicketError as exc:
@@ -141,16 +139,18 @@ def _read_body(path: Path | None) -> str:
 
 
 def _header(comparison: Comparison) -> str:
-    head = comparison.head_sha[:12] if comparison.head_sha else "working tree"
-    base = comparison.diff_base[:12]
-    return f"flaggate plan: {base} → {head} (policies from {comparison.base_sha[:12]})"
+    base = comparison.base_sha[:12]
+    if comparison.head_sha is None:
+        return f"flaggate plan: {base} → working tree (policies from {base})"
+    head = comparison.head_sha[:12]
+    return f"flaggate plan: {base} → {base} + merge of {head} (policies from {base})"
 
 
 def _print(args: argparse.Namespace, evaluation: Evaluation, comparison: Comparison) -> None:
     if args.format == "json":
         context = {
             "base": comparison.base_sha,
-            "mergeBase": comparison.diff_base,
+            "mergedTree": comparison.merged_tree,
             "head": comparison.head_sha,
             "notes": comparison.notes,
         }

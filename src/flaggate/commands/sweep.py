@@ -16,12 +16,13 @@ from github import GithubException
 from github.PullRequest import PullRequest as GithubPull
 from github.Repository import Repository
 
+from flaggate import clock
 from flaggate.commands.options import add_github_options
 from flaggate.errors import ConfigError, FlaggateError
-from flaggate.gates import clock
 from flaggate.git import Git
 from flaggate.github.api import explain
 from flaggate.github.event import ActionsEnvironment
+from flaggate.github.gate import evaluate_and_publish, repository
 from flaggate.incident.actions import remind_open_reviews
 from flaggate.model.settings import Settings
 from flaggate.source import read_policies
@@ -34,16 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`flaggate sweep` on its own: needs GITHUB_REPOSITORY and a token."""
-    from flaggate.commands.github import repository
-
     env = ActionsEnvironment.from_env(require_event=False)
     return sweep(args, env, repository(env))
 
 
 def sweep(args: argparse.Namespace, env: ActionsEnvironment, repo: Repository) -> int:
     """Re-evaluate the open pull requests that touch flags or policies, then remind."""
-    from flaggate.commands.github import evaluate_and_publish
-
     watched = _watched_paths(Git(env.workspace), args.policies)
     try:
         pulls = list(repo.get_pulls(state="open"))

@@ -10,7 +10,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from flaggate.errors import ConfigError, Problem
-from flaggate.model.load import PolicySet, is_yaml, load_flag, load_policies
+from flaggate.model.load import is_yaml, load_flag, load_policies
+from flaggate.model.policyset import PolicySet
 from flaggate.source import POLICIES_DIR
 from flaggate.yamlio import read_limited, too_large
 

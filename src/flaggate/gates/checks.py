@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flaggate.gates.clock import duration
+from flaggate.clock import duration
 from flaggate.policy.result import GateResult, GateStatus
 
 PASSING_CONCLUSIONS = frozenset({"success", "neutral", "skipped"})

@@ -6,15 +6,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from flaggate import clock
 from flaggate.diff import ALL_ENVIRONMENTS, Change, FlagFile
-from flaggate.gates import clock
 from flaggate.gates.checks import CheckReport, checks_gates
 from flaggate.gates.freeze import freeze_gate
 from flaggate.gates.metrics import PrometheusClient, metric_gate
 from flaggate.gates.soak import soak_gate
 from flaggate.gates.ticket import TicketLookup, ticket_gate
 from flaggate.git import Git
-from flaggate.model.load import PolicySet
+from flaggate.model.policyset import PolicySet
 from flaggate.policy.result import GateResult, GateStatus
 from flaggate.source import Comparison
 

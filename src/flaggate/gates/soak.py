@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any
 
+from flaggate.clock import duration, hours, utc
 from flaggate.diff import Change, FlagFile, State, normalized_state, same, served
 from flaggate.errors import GitError
-from flaggate.gates.clock import duration, hours, utc
 from flaggate.git import Git
 from flaggate.model.load import is_yaml, load_flag
 from flaggate.model.policy import Promotion

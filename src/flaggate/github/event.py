@@ -131,13 +131,27 @@ class SweepEvent:
 
 @dataclass(frozen=True)
 class PushEvent:
-    """Commits pushed to the default branch (audited when no pull request brought them)."""
+    """Commits pushed to a branch: open pull requests that target it are judged again; on the
+    default branch the push is audited when no pull request brought it."""
 
     before: str
     after: str
+    branch: str
+    default: bool
 
 
-Event = PullRequestEvent | CommitEvent | IssueClosedEvent | SweepEvent | PushEvent
+@dataclass(frozen=True)
+class MergeGroupEvent:
+    """A merge queue asks for checks on a merge group: ``head_sha`` is exactly what lands on
+    ``base_ref`` (a branch name) after ``base_sha``."""
+
+    head_sha: str
+    head_ref: str
+    base_sha: str
+    base_ref: str
+
+
+Event = PullRequestEvent | CommitEvent | IssueClosedEvent | SweepEvent | PushEvent | MergeGroupEvent
 
 
 def read_event(environment: ActionsEnvironment) -> Event | None:
@@ -154,6 +168,8 @@ def read_event(environment: ActionsEnvironment) -> Event | None:
         return _commit_event(name, action, payload)
     if name == "push":
         return _push_event(payload)
+    if name == "merge_group":
+        return _merge_group_event(action, payload)
     if name in ISSUE_EVENTS:
         if action != "closed" or not isinstance(payload.get("issue"), dict):
             return None
@@ -188,9 +204,28 @@ def _commit_event(name: str, action: str, payload: Mapping[str, Any]) -> CommitE
 def _push_event(payload: Mapping[str, Any]) -> PushEvent | None:
     repository = payload.get("repository") or {}
     default = repository.get("default_branch") if isinstance(repository, dict) else None
-    before, after = payload.get("before"), payload.get("after")
-    if payload.get("ref") != f"refs/heads/{default}" or payload.get("deleted"):
+    before, after, ref = payload.get("before"), payload.get("after"), payload.get("ref")
+    if not isinstance(ref, str) or not ref.startswith("refs/heads/") or payload.get("deleted"):
         return None
-    if not isinstance(before, str) or not isinstance(after, str) or set(before) == {"0"}:
+    if not isinstance(before, str) or not isinstance(after, str) or set(after) == {"0"}:
         return None
-    return PushEvent(before, after)
+    branch = ref.removeprefix("refs/heads/")
+    return PushEvent(before, after, branch, branch == default)
+
+
+def _merge_group_event(action: str, payload: Mapping[str, Any]) -> MergeGroupEvent | None:
+    if action != "checks_requested":
+        return None
+    group = payload.get("merge_group")
+    if not isinstance(group, dict):
+        raise EventError("merge_group payload has no merge_group")
+    fields = {key: group.get(key) for key in ("head_sha", "head_ref", "base_sha", "base_ref")}
+    if not all(isinstance(value, str) and value for value in fields.values()):
+        missing = ", ".join(key for key, value in fields.items() if not isinstance(value, str))
+        raise EventError(f"merge_group payload lacks {missing or 'a value'}")
+    return MergeGroupEvent(
+        str(fields["head_sha"]),
+        str(fields["head_ref"]).removeprefix("refs/heads/"),
+        str(fields["base_sha"]),
+        str(fields["base_ref"]).removeprefix("refs/heads/"),
+    )

@@ -17,7 +17,7 @@ from github.Issue import Issue
 from github.PullRequest import PullRequest as GithubPull
 from github.Repository import Repository
 
-from flaggate.gates import clock
+from flaggate import clock
 from flaggate.github.api import explain
 from flaggate.incident.followup import (
     LABEL,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -14,12 +13,10 @@ from flaggate.model.flags import FeatureFlag, semantic_problems
 from flaggate.model.policy import (
     ApprovalPolicy,
     ApprovalStages,
-    Environment,
     Environments,
-    RoleBinding,
     RoleBindings,
-    Stage,
 )
+from flaggate.model.policyset import DEFAULT_ROLE, PolicySet
 from flaggate.model.settings import Settings
 from flaggate.yamlio import Document, YamlError, load_documents
 
@@ -33,31 +30,10 @@ POLICY_KINDS: dict[str, type[BaseModel]] = {
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
-DEFAULT_ROLE = "admin"
-"""The role a change that no rule matches needs (fail closed)."""
+POLICY_API_VERSIONS = frozenset({"featureflags/v1", "flaggate/v1"})
+"""The ``apiVersion`` values of policy documents."""
 
 Loc = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class PolicySet:
-    """Everything under ``policies/`` at the base commit, validated and cross-checked."""
-
-    policy: ApprovalPolicy | None
-    stages: Mapping[str, Stage]
-    roles: Mapping[str, RoleBinding]
-    environments: tuple[Environment, ...]
-    settings: Settings
-    files: Mapping[str, bytes] = field(default_factory=dict)
-
-    @property
-    def environment_names(self) -> frozenset[str]:
-        """Names of the declared environments."""
-        return frozenset(env.name for env in self.environments)
-
-    def environment(self, name: str) -> Environment | None:
-        """The declared environment called ``name``."""
-        return next((env for env in self.environments if env.name == name), None)
 
 
 def is_yaml(path: str) -> bool:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from flaggate.diff import Change
-from flaggate.model.load import PolicySet
+from flaggate.model.policyset import PolicySet
 from flaggate.policy import rules as rule_engine
 from flaggate.policy import timeouts
 from flaggate.policy.emergency import judge_bypass

@@ -7,8 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 from flaggate.diff import Change
-from flaggate.model.load import DEFAULT_ROLE, PolicySet
 from flaggate.model.policy import Rule
+from flaggate.model.policyset import DEFAULT_ROLE, PolicySet
 from flaggate.policy.conditions import holds
 from flaggate.policy.result import StageRequirement
 

@@ -25,9 +25,9 @@ MEMBERS_PERMISSION = (
 class GitHubPullRequest:
     """The :class:`~flaggate.pull.context.PullRequest` protocol over the GitHub REST API.
 
-    ``fingerprint_at(sha)`` gives the change-set fingerprint at a commit (None when the commit
-    cannot be read); a review on another commit than head counts only when it matches
-    ``head_fingerprint``.
+    ``fingerprint_at(sha, submitted_at)`` gives the fingerprint of the change set a review on
+    ``sha`` saw landing at ``submitted_at`` (None when it cannot be read); a review counts only
+    when that matches ``head_fingerprint``, the change set that would land now.
     """
 
     def __init__(
@@ -35,7 +35,7 @@ class GitHubPullRequest:
         pull: GithubPull,
         roles: Mapping[str, RoleBinding],
         head_fingerprint: str,
-        fingerprint_at: Callable[[str], str | None],
+        fingerprint_at: Callable[[str, datetime | None], str | None],
     ) -> None:
         self.pull = pull
         self.roles = roles
@@ -44,7 +44,7 @@ class GitHubPullRequest:
         self.fingerprint_at = fingerprint_at
         self._members: dict[tuple[str, str], bool] = {}
         self._team_lists: dict[str, frozenset[str]] = {}
-        self._fingerprints: dict[str, str | None] = {}
+        self._fingerprints: dict[tuple[str, datetime | None], str | None] = {}
         self._label_actors: dict[str, str | None] = {}
         self.clock_start: datetime | None = None
         """The head commit's time, when known (see :meth:`opened_at`)."""
@@ -145,11 +145,12 @@ class GitHubPullRequest:
 
     def review_is_current(self, review: Review) -> bool:
         sha = review.commit_sha
-        if sha is None or sha == self.head_sha:
-            return sha is not None
-        if sha not in self._fingerprints:
-            self._fingerprints[sha] = self.fingerprint_at(sha)
-        return self._fingerprints[sha] == self.head_fingerprint
+        if sha is None:
+            return False
+        key = (sha, review.submitted_at)
+        if key not in self._fingerprints:
+            self._fingerprints[key] = self.fingerprint_at(sha, review.submitted_at)
+        return self._fingerprints[key] == self.head_fingerprint
 
     @cached_property
     def _candidates(self) -> frozenset[str]:
