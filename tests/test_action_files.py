@@ -48,7 +48,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 ACTION = PROJECT / "action.yml"
 WORKFLOW = PROJECT / ".github" / "workflows" / "flaggate.yml"
 INSTALL = PROJECT / "scripts" / "install-action.sh"
-GITHUB_COMMAND = PROJECT / "src" / "flaggate" / "commands" / "github.py"
+GITHUB_COMMAND = PROJECT / "src/flaggate/github/gate.py"
 GITHUB_OPTIONS = PROJECT / "src" / "flaggate" / "commands" / "options.py"
 SCHEMAS = PROJECT.parent / "shared" / "data" / "schemas"
 

@@ -12,7 +12,9 @@ import pytest
 from flaggate.gates.runner import gate_context, run_gates
 from flaggate.gates.soak import soak_gate
 from flaggate.git import Git
-from flaggate.policy.result import GateResult, GateStatus
+from flaggate.pipeline import judge
+from flaggate.policy.result import Decision, GateResult, GateStatus
+from flaggate.pull.offline import OfflinePullRequest
 from flaggate.source import Comparison, compare
 from tests.gitrepo import GIT_ENV, THREE_ENVIRONMENTS, GitRepo, flag_yaml
 
@@ -286,6 +288,19 @@ def test_staging_changed_on_main_after_the_branch_point_counts(soak_repo: GitRep
     open_pr(soak_repo, ON)
     write_flag(soak_repo, staging=QUARTER, production=OFF)
     commit_at(soak_repo, NOW - timedelta(hours=2), "staging back to a quarter")
+    # The adjacent lines conflict: nothing can be judged until the branch is updated.
+    git = Git(soak_repo.root)
+    comparison = compare(git, "main", "pr")
+    assert comparison.conflicts == (FLAG,)
+    evaluation = judge(git, comparison, OfflinePullRequest(), now=NOW)
+    assert evaluation.decision is Decision.FAILED
+    assert evaluation.summary == f"conflicts with the base branch in {FLAG}: update the branch"
+    # Updated onto main, the promotion is judged against what main serves now.
+    soak_repo.checkout("pr")
+    soak_repo.git("reset", "-q", "--hard", "main")
+    set_production(soak_repo, ON)
+    commit_at(soak_repo, NOW - timedelta(minutes=10), "production change, updated")
+    soak_repo.checkout("main")
     gate = promotion_of(soak_repo)
     assert gate.status is GateStatus.FAILED
     assert gate.message.startswith("staging serves off=75%/on=25% on the base branch")

@@ -109,7 +109,8 @@ def test_committed_branches_and_merge_base(repo: GitRepo) -> None:
     assert changes_of(data) == [("checkout-redesign", "production", "toggled")]
     assert data["base"] == repo.git("rev-parse", "main")
     assert data["head"] == repo.git("rev-parse", "feature")
-    assert data["mergeBase"] == repo.git("merge-base", "main", "feature")
+    merged = repo.git("merge-tree", "--write-tree", "main", "feature")
+    assert data["mergedTree"] == merged
 
 
 def test_policy_edited_in_the_pull_request_is_ignored(repo: GitRepo) -> None:
@@ -317,8 +318,9 @@ def test_git_processes_do_not_grow_with_the_change(make_repo: Callable[..., GitR
         comparison = compare(git, "main", "change")
         assert len(comparison.changes) == size
         counts[size] = git.processes
-    # rev-parse, merge-base, ls-tree + cat-file (policies), diff, cat-file (flags)
-    assert counts[1] == counts[60] == 6
+    # rev-parse, ls-tree + cat-file (policies), merge-tree, diff, ls-tree (what lands),
+    # cat-file (flags), read-tree + check-attr (attributes of the changed files)
+    assert counts[1] == counts[60] == 9
 
 
 def test_demo_runs_on_the_bundled_example(repo: GitRepo) -> None:

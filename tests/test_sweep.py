@@ -127,9 +127,10 @@ RANKING = "flags/growth/search-ranking.yaml"
 
 
 def archive(repo: GitRepo) -> str:
+    # Kept as text: a FeatureFlag document outside flags/ would be an error.
     (repo.root / "archive").mkdir()
-    repo.git("mv", RANKING, "archive/search-ranking.yaml")
-    return "archive/search-ranking.yaml"
+    repo.git("mv", RANKING, "archive/search-ranking.yaml.txt")
+    return "archive/search-ranking.yaml.txt"
 
 
 def staging_rollout(repo: GitRepo) -> str:
@@ -620,7 +621,7 @@ def test_pull_request_without_flag_files_costs_one_files_call(
     fake.add_pull(OWNER, NAME, 8, "dev", "main", pr.base, "docs", "d" * 40, created_at=T0)
     fake.set_files(OWNER, NAME, 8, ["README.md", "docs/flags.md", "flagsmith/config.yaml"])
     open_pull(workspace, fake, archive, number=9)  # only the old name is under flags/
-    fake.set_files(OWNER, NAME, 9, [("archive/search-ranking.yaml", f"renamed:{RANKING}")])
+    fake.set_files(OWNER, NAME, 9, [("archive/search-ranking.yaml.txt", f"renamed:{RANKING}")])
     result = ok(sweep(workspace, fake, T0 + timedelta(hours=1)))
     assert "flaggate: sweep: #8: no flag or policy files; skipped" in result.stdout
     assert "flaggate: sweep: #9: re-evaluating" in result.stdout

@@ -9,7 +9,9 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from flaggate.errors import ConfigError, Problem
+from flaggate.errors import ConfigError, GitError, Problem
+from flaggate.git import Git
+from flaggate.layout import Layout, attribute_problems, misplaced_documents
 from flaggate.model.load import is_yaml, load_flag, load_policies
 from flaggate.model.policyset import PolicySet
 from flaggate.source import POLICIES_DIR
@@ -30,12 +32,14 @@ def run(args: argparse.Namespace) -> int:
     """Print one line per problem; exit 0 when there are none, 2 otherwise."""
     root: Path = args.path
     problems, policies = _check_policies(root, args.policies)
-    flags_dir = policies.settings.spec.flagsPath if policies else "flags"
+    flags_dir = policies.settings.spec.flagsPath.strip("/") if policies else "flags"
     envs = policies.environment_names if policies else None
+    layout = Layout(flags_dir, args.policies.strip("/"))
     files = sorted(_yaml_files(root / flags_dir))
     flag_problems, names = check_flags(root, files, envs, args.jobs)
     problems += flag_problems
     problems += _duplicate_names(names)
+    problems += repository_problems(root, layout)
     for problem in sorted(problems):
         print(problem, file=sys.stderr)
     summary = f"{len(files)} flag file(s), policies in {args.policies}/"
@@ -110,9 +114,62 @@ def _duplicate_names(names: Iterable[tuple[str, str]]) -> list[Problem]:
 
 
 def _yaml_files(directory: Path) -> Iterable[Path]:
-    if not directory.is_dir():
+    if not directory.is_dir() or directory.is_symlink():
         return []
-    return (p for p in directory.rglob("*") if is_yaml(p.name) and p.is_file())
+    return (
+        p for p in directory.rglob("*") if is_yaml(p.name) and p.is_file() and not p.is_symlink()
+    )
+
+
+def repository_problems(root: Path, layout: Layout) -> list[Problem]:
+    """What the folders may not hold, and what may not lie outside them: symlinks and other
+    files that are not regular below the folders, non-YAML flag files, folders that differ
+    only by case, flag or policy documents elsewhere, and content-rewriting git attributes."""
+    problems: list[Problem] = []
+    files, tracked = _repository_files(root)
+    governed: list[str] = []
+    outside: dict[str, bytes] = {}
+    for rel in files:
+        path = root / rel
+        problems += layout.case_problems(rel)
+        if layout.is_flag_dir_file(rel) or layout.is_policy(rel):
+            if path.is_symlink() or not path.is_file():
+                kind = "a symlink (mode 120000)" if path.is_symlink() else "not a regular file"
+                problems.append(
+                    Problem(rel, None, f"is {kind}: flag and policy files must be regular files")
+                )
+                continue
+            if layout.is_flag_dir_file(rel) and not is_yaml(rel):
+                problems.append(layout.not_yaml(rel))
+            governed.append(rel)
+        elif layout.may_hold_documents(rel) and path.is_file() and not path.is_symlink():
+            content = read_limited(path)
+            if isinstance(content, bytes):
+                outside[rel] = content
+    problems += misplaced_documents(layout, outside)
+    if tracked is not None:  # a git repository: its attributes apply
+        problems += attribute_problems(Git(root), None, governed)
+    return problems
+
+
+def _repository_files(root: Path) -> tuple[list[str], list[str] | None]:
+    """Every file of the working tree, relative to ``root``, and whether git listed them:
+    git's own listing (tracked and untracked, ignored ones left out) in a repository, else a
+    walk that skips hidden folders."""
+    try:
+        out = Git(root).run(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+        listed = sorted(p for p in out.decode().split("\0") if p)
+        return listed, listed
+    except GitError:
+        pass
+    found = []
+    for path in root.rglob("*"):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts[:-1]):
+            continue
+        if path.is_file() or path.is_symlink():
+            found.append(rel.as_posix())
+    return sorted(found), None
 
 
 def _read(root: Path, path: Path, problems: list[Problem]) -> bytes | None:
