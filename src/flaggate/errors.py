@@ -5,13 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Problem:
-    """One validation problem, located in a file (and a line where one is known)."""
+    """One validation problem, located in a file (and a line where one is known).
+
+    Problems sort by file, then line (one without a line first), then message.
+    """
 
     path: str
     line: int | None
     message: str
+
+    def __lt__(self, other: Problem) -> bool:
+        return (self.path, self.line or 0, self.message) < (
+            other.path,
+            other.line or 0,
+            other.message,
+        )
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else self.path

@@ -157,9 +157,8 @@ def pull_facts(
     base_sha = comparison.base_sha
 
     def reviewed(sha: str, at: datetime | None) -> str | None:
-        base_then = base_at(git, base_sha, at)
-        if base_then is None:
-            return None
+        # A review older than the whole base branch saw it as it is now.
+        base_then = base_at(git, base_sha, at) or base_sha
         if base_then == base_sha and sha == comparison.head_sha:
             return head_fingerprint
         return fingerprint_at(git, base_then, sha, policies_dir, policies)
