@@ -20,8 +20,9 @@ from typing import Any, Literal
 
 import pytest
 
-from flaggate.gates.checks import CheckReport, checks_gates, from_check_run, from_status
+from flaggate.gates.checks import checks_gates
 from flaggate.policy.result import GateStatus
+from flaggate.pull.checks import CheckReport, from_check_run, from_status
 from tests.fakes.github import FakeGitHub, MemberState
 from tests.github_env import (
     NAME,

@@ -119,6 +119,29 @@ def rollout_delta(previous: State | None, new: State | None) -> float:
     )
 
 
+def describe_state(state: State | None) -> str:
+    """A short, human description of a normalized state."""
+    if state is None:
+        return "—"
+    if "sha256" in state:
+        digest = state["sha256"]
+        return f"sha256 {digest[:12]}" if digest else f"{state['bytes']} bytes (over the limit)"
+    if "owner" in state:
+        tags = ", ".join(state["tags"]) or "no tags"
+        return f"owner {state['owner'] or '—'}; {tags}"
+    if not state["enabled"]:
+        text = "off"
+    elif state["rollout"] is not None:
+        text = " / ".join(f"{name} {pct:g}%" for name, pct in state["rollout"].items())
+    else:
+        variant = state["variant"]
+        value = state["variants"].get(variant)
+        text = f"{variant} ({json.dumps(value)})" if variant is not None else "on"
+    if state["targeting"]:
+        text += " + targeting"
+    return text
+
+
 def same(a: Any, b: Any) -> bool:
     """Equal as JSON: unlike Python's ``==``, ``true`` differs from ``1``."""
     return canonical(a) == canonical(b)

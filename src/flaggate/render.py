@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
 
-from flaggate.diff import State
+from flaggate.diff import describe_state
 from flaggate.policy.result import ChangeResult, Evaluation, StageResult, StageStatus
 
 MARKERS = {
@@ -113,29 +113,6 @@ def timeout_note(result: StageResult) -> str:
         return f"expired after {hours}"
     when = timing.deadline.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"{result.stage.on_timeout or 'times out'} at {when}"
-
-
-def describe_state(state: State | None) -> str:
-    """A short, human description of a normalized state."""
-    if state is None:
-        return "—"
-    if "sha256" in state:
-        digest = state["sha256"]
-        return f"sha256 {digest[:12]}" if digest else f"{state['bytes']} bytes (over the limit)"
-    if "owner" in state:
-        tags = ", ".join(state["tags"]) or "no tags"
-        return f"owner {state['owner'] or '—'}; {tags}"
-    if not state["enabled"]:
-        text = "off"
-    elif state["rollout"] is not None:
-        text = " / ".join(f"{name} {pct:g}%" for name, pct in state["rollout"].items())
-    else:
-        variant = state["variant"]
-        value = state["variants"].get(variant)
-        text = f"{variant} ({json.dumps(value)})" if variant is not None else "on"
-    if state["targeting"]:
-        text += " + targeting"
-    return text
 
 
 def stage_line(result: StageResult) -> str:

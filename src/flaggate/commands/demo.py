@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from flaggate.cli import main as flaggate_main
+from flaggate.commands import plan
 from flaggate.errors import UsageError
 
 DEMO_FLAG = "checkout-redesign"
@@ -58,11 +58,11 @@ def run(args: argparse.Namespace) -> int:
         _turn_on_in_production(changed)
         _git(workdir, "commit", "-q", "-am", f"Turn on {DEMO_FLAG} in production")
         print(f"$ flaggate plan --base main --head enable-{DEMO_FLAG}   # in {workdir}\n")
-        common = ["plan", "-C", str(workdir), "--base", "main", "--head", f"enable-{DEMO_FLAG}"]
-        pending = flaggate_main(common)
+        common = ["-C", str(workdir), "--base", "main", "--head", f"enable-{DEMO_FLAG}"]
+        pending = _plan(common)
         approvals = ["--approve", "alice:tech-lead", "--approve", "bob:product-owner"]
         print(f"\n$ flaggate plan ... {' '.join(approvals)}\n")
-        approved = flaggate_main(common + approvals)
+        approved = _plan(common + approvals)
         print(f"\nexit codes: {pending} without approvals (pending), {approved} with them")
         return 0 if (pending, approved) == (1, 0) else 2
     finally:
@@ -70,6 +70,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _plan(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="flaggate plan")
+    plan.add_arguments(parser)
+    return plan.run(parser.parse_args(argv))
 
 
 def _turn_on_in_production(path: Path) -> None:

@@ -23,6 +23,7 @@ from flaggate.audit.collect import (
 from flaggate.audit.record import Record
 from flaggate.audit.sinks import send
 from flaggate.audit.store import append
+from flaggate.diff import describe_state
 from flaggate.errors import FlaggateError
 from flaggate.gates.runner import HeadChecks
 from flaggate.gates.ticket import TicketLookup
@@ -31,6 +32,7 @@ from flaggate.github.api import explain
 from flaggate.github.checks import commit_checks
 from flaggate.github.event import ActionsEnvironment
 from flaggate.github.gate import pull_facts
+from flaggate.github.summary import append_summary
 from flaggate.github.ticketing import ticket_lookup, update_ticket
 from flaggate.incident.actions import compliance_alert, open_follow_up, record_retroactive
 from flaggate.incident.followup import linked_issue
@@ -41,10 +43,8 @@ from flaggate.model.policyset import PolicySet
 from flaggate.pipeline import compare, ensure_commits, judge
 from flaggate.policy.result import Evaluation
 from flaggate.publish.announce import deliver
-from flaggate.publish.summary import append_summary
 from flaggate.pull.context import PullRequest, Review
 from flaggate.pull.github import GitHubPullRequest
-from flaggate.render import describe_state
 from flaggate.source import Comparison
 
 

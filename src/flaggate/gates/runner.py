@@ -8,7 +8,7 @@ from datetime import datetime
 
 from flaggate import clock
 from flaggate.diff import ALL_ENVIRONMENTS, Change, FlagFile
-from flaggate.gates.checks import CheckReport, checks_gates
+from flaggate.gates.checks import checks_gates
 from flaggate.gates.freeze import freeze_gate
 from flaggate.gates.metrics import PrometheusClient, metric_gate
 from flaggate.gates.soak import soak_gate
@@ -16,6 +16,7 @@ from flaggate.gates.ticket import TicketLookup, ticket_gate
 from flaggate.git import Git
 from flaggate.model.policyset import PolicySet
 from flaggate.policy.result import GateResult, GateStatus
+from flaggate.pull.checks import CheckReport
 from flaggate.source import Comparison
 
 

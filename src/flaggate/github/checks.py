@@ -9,8 +9,8 @@ from github.GithubException import GithubException
 from github.PaginatedList import PaginatedList
 from github.Repository import Repository
 
-from flaggate.gates.checks import CheckReport, from_check_run, from_status
 from flaggate.github.api import explain, request_json
+from flaggate.pull.checks import CheckReport, from_check_run, from_status
 
 
 def commit_checks(repo: Repository, sha: str) -> list[CheckReport]:

@@ -29,6 +29,7 @@ from flaggate.git import Git
 from flaggate.github.api import RetryPolicy, connect, explain, request_json
 from flaggate.github.checks import combined_statuses, commit_checks
 from flaggate.github.event import ActionsEnvironment
+from flaggate.github.summary import append_summary, write_outputs
 from flaggate.github.ticketing import ticket_lookup, ticket_passed, update_ticket
 from flaggate.incident.actions import compliance_alert
 from flaggate.integrations.ticket_updates import PullInfo, evaluation_updates
@@ -43,7 +44,6 @@ from flaggate.publish.notices import notices
 from flaggate.publish.reviewers import ReviewRequest, to_request
 from flaggate.publish.status import description as status_description
 from flaggate.publish.status import shorten, status_state
-from flaggate.publish.summary import append_summary, write_outputs
 from flaggate.pull.github import GitHubPullRequest
 from flaggate.source import Comparison
 

@@ -28,13 +28,13 @@ from flaggate.github.api import explain
 from flaggate.github.checks import commit_checks
 from flaggate.github.event import ActionsEnvironment, MergeGroupEvent
 from flaggate.github.gate import pull_facts, write_status
+from flaggate.github.summary import append_summary, write_outputs
 from flaggate.github.ticketing import ticket_lookup
 from flaggate.model.policyset import PolicySet
 from flaggate.model.settings import Settings
 from flaggate.pipeline import compare, ensure_commits, judge
 from flaggate.policy.result import Decision, Evaluation
 from flaggate.publish.status import shorten, status_state
-from flaggate.publish.summary import append_summary, write_outputs
 from flaggate.source import read_policies
 
 _QUEUE_BRANCH = re.compile(r"(?:^|/)pr-(\d+)-[0-9a-f]{40}$")

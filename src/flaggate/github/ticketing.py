@@ -11,12 +11,12 @@ from github.PullRequest import PullRequest as GithubPull
 from github.Repository import Repository
 
 from flaggate.gates.ticket import PullText, TicketLookup, find_ticket
+from flaggate.github.summary import append_summary
 from flaggate.integrations.ticket_updates import TicketUpdate, safely
 from flaggate.integrations.tickets import TicketError
 from flaggate.integrations.trackers import tracker
 from flaggate.model.settings import Tickets
 from flaggate.policy.result import Evaluation, GateStatus
-from flaggate.publish.summary import append_summary
 
 
 def ticket_lookup(

@@ -19,6 +19,7 @@ from github.Repository import Repository
 
 from flaggate import clock
 from flaggate.github.api import explain
+from flaggate.github.summary import append_summary
 from flaggate.incident.followup import (
     LABEL,
     NO_FINDINGS_MARKER,
@@ -32,7 +33,6 @@ from flaggate.incident.followup import (
 )
 from flaggate.policy.emergency import Bypass
 from flaggate.policy.result import Evaluation
-from flaggate.publish.summary import append_summary
 
 REMIND_AFTER = timedelta(hours=48)
 

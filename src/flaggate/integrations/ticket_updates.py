@@ -13,11 +13,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flaggate.diff import ALL_ENVIRONMENTS, Change, fingerprint, served
+from flaggate.diff import ALL_ENVIRONMENTS, Change, describe_state, fingerprint, served
 from flaggate.integrations.tickets import TicketComment, TicketError, TicketProvider
 from flaggate.model.settings import Tickets
 from flaggate.policy.result import Decision, Evaluation
-from flaggate.render import describe_state
 
 MAX_ROWS = 25
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flaggate.diff import fingerprint
+from flaggate.github.summary import append_summary
 from flaggate.integrations.notify import Event, notify, summary_lines
 from flaggate.model.policy import RoleBinding
 from flaggate.model.settings import Notification
 from flaggate.policy.result import Decision, Evaluation, StageResult, StageStatus
 from flaggate.publish.audience import audience
-from flaggate.publish.summary import append_summary
 
 
 @dataclass(frozen=True)

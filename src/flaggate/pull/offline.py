@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flaggate.errors import UsageError
-from flaggate.gates.checks import CheckReport, from_check_run
+from flaggate.pull.checks import CheckReport, from_check_run
 from flaggate.pull.context import Review, ReviewState
 
 
