@@ -528,3 +528,125 @@ def test_base_branch_change_is_re_evaluated(repo: GitRepo, fake: FakeGitHub) -> 
     result = run_action(repo, fake, "pull_request", payload)
     assert result.code == 0, result.stderr
     assert pr.status()["state"] == "pending"
+
+
+# --- what lands: the base branch's tip, moved bases, merge queues ---------------------------
+
+
+def push_payload(branch: str, before: str, after: str) -> dict[str, Any]:
+    """A push event as GitHub sends it (the fields flaggate reads)."""
+    return {
+        "ref": f"refs/heads/{branch}",
+        "before": before,
+        "after": after,
+        "deleted": False,
+        "repository": {"full_name": f"{OWNER}/{NAME}", "default_branch": "main"},
+    }
+
+
+def test_a_symlinked_flag_is_a_failure_status(repo: GitRepo, fake: FakeGitHub) -> None:
+    def symlink(r: GitRepo) -> None:
+        (r.root / CHECKOUT).unlink()
+        (r.root / CHECKOUT).symlink_to("../growth/search-ranking.yaml")
+
+    pr = open_pull(repo, fake, symlink)
+    result = pr.run("pull_request", "opened")
+    assert result.code == 2
+    assert pr.status()["state"] == "failure"
+    assert f"{CHECKOUT}: is a symlink (mode 120000)" in result.stderr
+
+
+def test_the_base_tip_is_judged_not_the_reported_base(repo: GitRepo, fake: FakeGitHub) -> None:
+    """main drops the kill-switch tag after the branch point; GitHub still reports the old
+    base SHA. The flip of the old branch needs approvals."""
+    kill = "flags/checkout/payment-provider-kill-switch.yaml"
+    pr = open_pull(
+        repo,
+        fake,
+        lambda r: edit(r, kill, "production: {enabled: false}", "production: {enabled: true}"),
+    )
+    assert pr.run().code == 0
+    assert pr.status()["state"] == "success"  # a kill switch on the base: no approval
+    repo.checkout("main")
+    edit(repo, kill, "tags: [kill-switch, payments]", "tags: [payments]")
+    moved = repo.commit("no longer a kill switch")
+    repo.checkout("feature")
+    result = run_action(repo, fake, "push", push_payload("main", pr.base, moved))
+    assert result.code == 0, result.stderr
+    assert "main moved: re-judging #7" in result.stdout
+    assert pr.status()["state"] == "pending"
+    # the pull request's own next event judges the same
+    assert pr.run().code == 0
+    assert pr.status()["state"] == "pending"
+
+
+def test_a_base_move_that_does_not_touch_the_change_keeps_the_status(
+    repo: GitRepo, fake: FakeGitHub
+) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    pr.review("alice")
+    pr.review("bob")
+    assert pr.run().code == 0
+    assert pr.status()["state"] == "success"
+    count = len(fake.statuses(OWNER, NAME, pr.head))
+    repo.checkout("main")
+    repo.write("README.md", "unrelated\n")
+    moved = repo.commit("docs")
+    repo.checkout("feature")
+    result = run_action(repo, fake, "push", push_payload("main", pr.base, moved))
+    assert result.code == 0, result.stderr
+    assert pr.status()["state"] == "success"  # approvals kept: same change set
+    assert len(fake.statuses(OWNER, NAME, pr.head)) == count  # unchanged: not rewritten
+
+
+def test_a_merge_group_is_judged_as_it_lands(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    repo.checkout("main")
+    repo.git("merge", "-q", "--no-ff", "-m", "Merge pull request #7", "feature")
+    group = repo.git("rev-parse", "HEAD")
+    repo.git("reset", "-q", "--hard", pr.base)
+    fake.push_commit(OWNER, NAME, group)
+    payload = {
+        "action": "checks_requested",
+        "merge_group": {
+            "head_sha": group,
+            "head_ref": f"refs/heads/gh-readonly-queue/main/pr-{NUMBER}-{pr.head}",
+            "base_sha": pr.base,
+            "base_ref": "refs/heads/main",
+            "head_commit": {"id": group, "tree_id": repo.git("rev-parse", f"{group}^{{tree}}")},
+        },
+        "repository": {"full_name": f"{OWNER}/{NAME}", "default_branch": "main"},
+    }
+    result = run_action(repo, fake, "merge_group", payload)
+    assert result.code == 0, result.stderr
+    [status] = fake.statuses(OWNER, NAME, group)
+    assert status["state"] == "pending"
+    assert status["description"] == "merge group of 1: #7: pending"
+    pr.review("alice")
+    pr.review("bob")
+    result = run_action(repo, fake, "merge_group", payload)
+    assert result.code == 0, result.stderr
+    assert fake.statuses(OWNER, NAME, group)[-1]["state"] == "success"
+
+
+def test_a_merge_group_commit_no_queued_pull_request_explains_is_an_error(
+    repo: GitRepo, fake: FakeGitHub
+) -> None:
+    base = repo.git("rev-parse", "main")
+    turn_on(repo)
+    group = repo.commit("not from the queue")
+    fake.push_commit(OWNER, NAME, group)
+    payload = {
+        "action": "checks_requested",
+        "merge_group": {
+            "head_sha": group,
+            "head_ref": "refs/heads/gh-readonly-queue/main/not-a-pull-request",
+            "base_sha": base,
+            "base_ref": "refs/heads/main",
+            "head_commit": {"id": group},
+        },
+    }
+    result = run_action(repo, fake, "merge_group", payload)
+    assert result.code == 2
+    [status] = fake.statuses(OWNER, NAME, group)
+    assert status["state"] == "error"

@@ -259,6 +259,8 @@ class _Repo:
     statuses: list[_Status] = field(default_factory=list)
     check_runs: list[_CheckRun] = field(default_factory=list)
     label_ids: dict[str, int] = field(default_factory=dict)
+    pushed: set[str] = field(default_factory=set)
+    """Commits pushed to branches other than pull requests' (e.g. a merge queue's)."""
 
     @property
     def full_name(self) -> str:
@@ -436,6 +438,13 @@ class FakeGitHub:
                     owner, repo, next(self._ids), default_branch, private, _iso()
                 )
             return self._render_repo(self._repos[key])
+
+    def push_commit(self, owner: str, repo: str, sha: str) -> None:
+        """Make ``sha`` known to the repository, as a push to some branch would (statuses and
+        checks can then be set on it)."""
+        with self._lock:
+            self.add_repo(owner, repo)
+            self._repo(owner, repo).pushed.add(sha)
 
     def add_pull(
         self,
@@ -951,7 +960,7 @@ class FakeGitHub:
         return [e for e in repo.events if e.number == number]
 
     def _known_shas(self, repo: _Repo) -> set[str]:
-        shas: set[str] = set()
+        shas: set[str] = set(repo.pushed)
         for issue in repo.issues.values():
             if issue.pull is not None:
                 pull = issue.pull
