@@ -397,7 +397,9 @@ def test_workflow_triggers_match_what_flaggate_acts_on() -> None:
     on = load_workflow()["on"]
     assert (
         set(on)
-        == {"pull_request", "pull_request_review", "issues", "push"} | COMMIT_EVENTS | SWEEP_EVENTS
+        == {"pull_request", "pull_request_review", "issues", "push", "merge_group"}
+        | COMMIT_EVENTS
+        | SWEEP_EVENTS
     )
     assert on["push"] == {"branches": ["main"]}
     assert on["issues"]["types"] == ["closed"]
