@@ -7,6 +7,16 @@ one place: the base branch's tip against the merge result, read as git stores it
 
 from __future__ import annotations
 
+__all__ = [
+    "base_at",
+    "base_tip",
+    "compare",
+    "conflict",
+    "ensure_commits",
+    "fingerprint_at",
+    "judge",
+]
+
 from datetime import datetime
 
 from flaggate.diff import fingerprint
@@ -18,20 +28,7 @@ from flaggate.model.policyset import PolicySet
 from flaggate.policy.evaluate import evaluate
 from flaggate.policy.result import Decision, Evaluation, GateResult, GateStatus
 from flaggate.pull.context import PullRequest
-from flaggate.source import POLICIES_DIR, Comparison
-from flaggate.source import compare as _compare
-
-
-def compare(
-    git: Git,
-    base_ref: str,
-    head_ref: str | None,
-    policies_dir: str = POLICIES_DIR,
-    policies: PolicySet | None = None,
-) -> Comparison:
-    """The changes merging ``head_ref`` into ``base_ref`` would land (None: the working tree
-    against ``base_ref``), judged by the policies of ``base_ref``."""
-    return _compare(git, base_ref, head_ref, policies_dir, policies)
+from flaggate.source import Comparison, compare
 
 
 def judge(
