@@ -60,12 +60,15 @@ def test_clean_example_passes(repo: GitRepo) -> None:
     )
 
 
-def test_non_yaml_files_below_flags_are_ignored(repo: GitRepo) -> None:
+def test_non_yaml_files_below_flags_are_errors(repo: GitRepo) -> None:
     repo.write("flags/README.md", "kind: [not yaml\n")
     repo.write("flags/notes.txt", "\xff")
     result = repo.flaggate("validate")
-    assert (result.code, result.stderr) == (0, ""), result.stderr
-    assert f"ok: {EXAMPLE_COUNT} flag file(s)" in result.stdout
+    assert result.code == 2
+    assert problem_lines(result) == [
+        "flags/README.md: is not a .yaml or .yml file: only flag files belong below flags/",
+        "flags/notes.txt: is not a .yaml or .yml file: only flag files belong below flags/",
+    ]
 
 
 def test_yml_suffix_and_any_depth_are_validated(repo: GitRepo) -> None:
@@ -269,6 +272,9 @@ def test_flags_path_from_settings_is_used(repo: GitRepo) -> None:
     settings = repo.root / "policies/settings.yaml"
     settings.write_text(settings.read_text().replace("flagsPath: flags", "flagsPath: toggles"))
     repo.write("toggles/t/demo.yaml", flag_yaml("demo", "    qa:\n      enabled: false\n"))
+    repo.git("mv", "flags", "old-flags")
+    for path in (repo.root / "old-flags").rglob("*.yaml"):
+        path.rename(path.with_suffix(".yaml.txt"))  # no FeatureFlag outside toggles/
     result = repo.flaggate("validate")
     assert problem_lines(result) == [
         "toggles/t/demo.yaml:10: spec.environments.qa: environment 'qa' is not declared in "

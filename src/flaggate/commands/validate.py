@@ -131,6 +131,8 @@ def repository_problems(root: Path, layout: Layout) -> list[Problem]:
     outside: dict[str, bytes] = {}
     for rel in files:
         path = root / rel
+        if not path.exists() and not path.is_symlink():
+            continue  # tracked, deleted from the working tree
         problems += layout.case_problems(rel)
         if layout.is_flag_dir_file(rel) or layout.is_policy(rel):
             if path.is_symlink() or not path.is_file():
