@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from flaggate.diff import ALL_ENVIRONMENTS, Change
+from flaggate.diff import ALL_ENVIRONMENTS, Change, FlagFile, diff_flags
+from flaggate.model.flags import FeatureFlag
 from flaggate.model.load import PolicySet, load_policies
 from flaggate.policy.evaluate import evaluate
 from flaggate.policy.result import (
@@ -170,7 +171,16 @@ A, P, W, R = StageStatus.APPROVED, StageStatus.ACTIVE, StageStatus.WAITING, Stag
         ),
         pytest.param(metadata_change(), "metadata-only", ("metadata-only",), id="metadata"),
         pytest.param(
-            metadata_change(tags=["kill-switch"]), "kill-switch-bypass", (), id="ks-metadata"
+            metadata_change(tags=["kill-switch"]),
+            "metadata-only",
+            ("metadata-only",),
+            id="ks-metadata",
+        ),
+        pytest.param(
+            flag_change("production", tags=["kill-switch"], types=("rollout",)),
+            "production-changes",
+            ("technical-review", "business-review"),
+            id="ks-rollout-is-not-a-toggle",
         ),
         pytest.param(flag_change("qa"), "default", ("default",), id="unmatched-env"),
     ],
@@ -1090,9 +1100,66 @@ def test_a_pull_request_adding_kill_switch_cannot_exempt_itself() -> None:
     ev = evaluate(changes, POLICIES, pr())
     assert [(c.change.environment, c.rule) for c in ev.changes] == [
         ("production", "production-changes"),
-        ("*", "metadata-only"),
+        ("*", "exempting-tag-edits"),
     ]
     assert ev.decision is Decision.PENDING
     # Once the base carries the tag, the kill switch is exempt.
     changes = diff_flags(flag(["kill-switch"], False), flag(["kill-switch"], True))
     assert evaluate(changes, POLICIES, pr()).decision is Decision.APPROVED
+
+
+def _tagged(tags: list[str], enabled: bool) -> dict[str, FlagFile]:
+    model = FeatureFlag.model_validate(
+        {
+            "apiVersion": "flaggate/v1",
+            "kind": "FeatureFlag",
+            "metadata": {"name": "pay", "tags": tags},
+            "spec": {"environments": {"production": {"enabled": enabled}}},
+        }
+    )
+    return {"pay": FlagFile("flags/pay.yaml", model)}
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        pytest.param(["payments"], ["payments", "kill-switch"], id="added"),
+        pytest.param(["kill-switch", "payments"], ["payments"], id="removed"),
+    ],
+)
+def test_adding_or_removing_an_exempting_tag_needs_a_tech_lead(
+    before: list[str], after: list[str]
+) -> None:
+    changes = diff_flags(_tagged(before, False), _tagged(after, False))
+    [change] = changes
+    assert change.type == "metadata"
+    ev = evaluate(changes, POLICIES, pr())
+    assert [c.rule for c in ev.changes] == ["exempting-tag-edits"]
+    assert [s.stage.roles for s in ev.stages] == [("tech-lead",)]
+    assert ev.decision is Decision.PENDING
+    ev = evaluate(changes, POLICIES, pr(review("dev1")))
+    assert ev.decision is Decision.PENDING  # a developer is not enough
+    assert evaluate(changes, POLICIES, pr(review("tl"))).decision is Decision.APPROVED
+
+
+def test_other_tag_edits_need_one_developer() -> None:
+    changes = diff_flags(_tagged(["payments"], False), _tagged(["payments", "ops"], False))
+    ev = evaluate(changes, POLICIES, pr())
+    assert [c.rule for c in ev.changes] == ["metadata-only"]
+    assert [(c.tags_added, c.tags_removed) for c in changes] == [(("ops",), ())]
+
+
+def test_a_new_flag_tagged_kill_switch_gets_no_exemption() -> None:
+    changes = diff_flags({}, _tagged(["kill-switch"], True))
+    assert [(c.type, c.tags_added) for c in changes] == [("created", ("kill-switch",))]
+    ev = evaluate(changes, POLICIES, pr())
+    assert [c.rule for c in ev.changes] == ["production-changes"]
+    assert ev.decision is Decision.PENDING
+
+
+def test_kill_switch_carried_on_the_base_toggles_without_review() -> None:
+    changes = diff_flags(_tagged(["kill-switch"], False), _tagged(["kill-switch"], True))
+    assert [(c.type, c.tags_added, c.tags_removed) for c in changes] == [("toggled", (), ())]
+    ev = evaluate(changes, POLICIES, pr())
+    assert [c.rule for c in ev.changes] == ["kill-switch-bypass"]
+    assert ev.decision is Decision.APPROVED

@@ -180,7 +180,7 @@ def test_adding_kill_switch_tag_does_not_exempt_the_change(repo: GitRepo) -> Non
     turn_on_checkout(repo)
     data = repo.flaggate("plan", "--format", "json").json()
     rules = {(c["environment"], c["rule"]) for c in data["changes"]}
-    assert rules == {("production", "production-changes"), ("*", "metadata-only")}
+    assert rules == {("production", "production-changes"), ("*", "exempting-tag-edits")}
     assert data["decision"] == "pending"
 
 

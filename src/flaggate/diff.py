@@ -51,6 +51,10 @@ class Change:
     path: str
     tags: tuple[str, ...] = ()
     owner: str | None = None
+    tags_added: tuple[str, ...] = ()
+    """Tags the flag carries after the change but not before (all of them for a new flag)."""
+    tags_removed: tuple[str, ...] = ()
+    """Tags the flag carried before the change but not after (all of them when deleted)."""
 
     @property
     def type(self) -> str:
@@ -199,6 +203,12 @@ def diff_flags(
         source = old or new
         assert source is not None
         meta = source.flag.metadata
+        before_tags = set(old.flag.metadata.tags) if old else set()
+        after_tags = set(new.flag.metadata.tags) if new else set()
+        tag_edits = {
+            "tags_added": tuple(sorted(after_tags - before_tags)),
+            "tags_removed": tuple(sorted(before_tags - after_tags)),
+        }
         path = (new or old).path  # type: ignore[union-attr]
         envs = set(old.flag.spec.environments if old else ()) | set(
             new.flag.spec.environments if new else ()
@@ -220,6 +230,7 @@ def diff_flags(
                         path,
                         meta.tags,
                         meta.owner,
+                        **tag_edits,
                     )
                 )
         if old and new:
@@ -237,6 +248,7 @@ def diff_flags(
                         path,
                         meta.tags,
                         meta.owner,
+                        **tag_edits,
                     )
                 )
     return changes
