@@ -50,6 +50,7 @@ WORKFLOW = PROJECT / ".github" / "workflows" / "flaggate.yml"
 INSTALL = PROJECT / "scripts" / "install-action.sh"
 GITHUB_COMMAND = PROJECT / "src/flaggate/github/gate.py"
 GITHUB_OPTIONS = PROJECT / "src" / "flaggate" / "commands" / "options.py"
+GITHUB_EVIDENCE = PROJECT / "src" / "flaggate" / "github" / "evidence.py"
 SCHEMAS = PROJECT.parent / "shared" / "data" / "schemas"
 
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
@@ -58,6 +59,7 @@ INPUT_VARIABLES = {
     "token": "GITHUB_TOKEN",
     "app-id": "FLAGGATE_APP_ID",
     "app-private-key": "FLAGGATE_APP_PRIVATE_KEY",
+    "state-key": "FLAGGATE_STATE_KEY",
     "policies": "INPUT_POLICIES",
     "dry-run": "INPUT_DRY_RUN",
 }
@@ -326,7 +328,9 @@ def variables_read_by_the_github_command() -> list[set[str]]:
             return str(node.args[0].value)
         return None
 
-    trees = [ast.parse(path.read_text()) for path in (GITHUB_COMMAND, GITHUB_OPTIONS)]
+    trees = [
+        ast.parse(path.read_text()) for path in (GITHUB_COMMAND, GITHUB_OPTIONS, GITHUB_EVIDENCE)
+    ]
     groups: list[set[str]] = []
     grouped: set[int] = set()
     for node in (n for tree in trees for n in ast.walk(tree)):

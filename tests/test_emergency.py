@@ -65,8 +65,38 @@ from tests.gitrepo import GitRepo
         ),
         pytest.param(
             "> Incident: INC-2\n> Severity: SEV2\n> Justification: quoted",
-            IncidentNote("INC-2", "SEV2", "quoted"),
-            id="blockquote",
+            IncidentNote(None, None, None),
+            id="blockquote-is-not-the-authors-statement",
+        ),
+        pytest.param(
+            "<!--\nSeverity: SEV1\n-->\nIncident: INC-2\nSeverity: SEV3\nJustification: x",
+            IncidentNote("INC-2", "SEV3", "x"),
+            id="html-comment-hidden",
+        ),
+        pytest.param(
+            "Incident: INC-2 <!-- Severity: SEV1 -->\nJustification: x",
+            IncidentNote("INC-2", None, "x"),
+            id="inline-html-comment-hidden",
+        ),
+        pytest.param(
+            "```\nSeverity: SEV1\n```\n\n~~~\nIncident: INC-0\n~~~\nSeverity: SEV3",
+            IncidentNote(None, "SEV3", None),
+            id="fenced-code-ignored",
+        ),
+        pytest.param(
+            "Notes:\n\n    Severity: SEV1\n\nSeverity: SEV3",
+            IncidentNote(None, "SEV3", None),
+            id="indented-code-ignored",
+        ),
+        pytest.param(
+            "<details>\n<p>Severity: SEV1</p>\n</details>\n\n~~Incident: INC-1~~",
+            IncidentNote(None, None, None),
+            id="html-block-and-strikethrough-ignored",
+        ),
+        pytest.param(
+            "- Incident: INC-1\n- Severity: `SEV1`\n\n> Severity: SEV3\n\nJustification: x",
+            IncidentNote("INC-1", "SEV1", "x"),
+            id="list-and-inline-code-visible",
         ),
         pytest.param(
             "INCIDENT: INC-3\nseverity: sev2\nJUSTIFICATION: shouting",

@@ -429,7 +429,8 @@ class PullRequest:
         return str(comment["body"])
 
     def writes(self) -> list[tuple[str, str]]:
-        return [(m, p) for m, p in self.fake.calls if m != "GET"]
+        # A GraphQL query reads.
+        return [(m, p) for m, p in self.fake.calls if m != "GET" and p != "/graphql"]
 
 
 def open_pull(
@@ -447,7 +448,7 @@ def open_pull(
     repo.branch("feature")
     edit(repo, CHECKOUT, PROD_OFF, PROD_ON)
     head = commit_at(repo, COMMITTED, "turn checkout-redesign on")
-    fake.add_pull(OWNER, NAME, NUMBER, "dev", "main", base, "feature", head)
+    fake.add_pull(OWNER, NAME, NUMBER, "dev", "main", base, "feature", head, created_at=COMMITTED)
     fake.set_commits(OWNER, NAME, NUMBER, [(head, "dev", "dev")])
     if approved:
         fake.add_review(OWNER, NAME, NUMBER, "alice", "APPROVED", head)
@@ -548,15 +549,17 @@ def test_a_missing_check_is_pending_within_the_grace_then_fails(
 ) -> None:
     pr = open_pull(repo, fake)
     pr.check("integration-tests")
-    within = pr.run(now=WITHIN_GRACE)
+    # Events that do not announce the head: the grace runs from the pull request's opening
+    # (GitHub's time), the head it was opened with.
+    within = pr.run("pull_request_review", "submitted", now=WITHIN_GRACE)
     assert within.code == 0, within.stderr
     status = pr.status()
     assert status["state"] == "pending"
     assert "load-tests" in status["description"]
     assert f"not reported yet on {pr.head[:7]}" in status["description"]
-    assert "in 20m" in pr.comment()  # measured from the committer time, not the author time
+    assert "in 20m" in pr.comment()
 
-    after = pr.run(now=AFTER_GRACE)
+    after = pr.run("pull_request_review", "submitted", now=AFTER_GRACE)
     assert after.code == 0, after.stderr
     status = pr.status()
     assert status["state"] == "failure"
@@ -571,9 +574,31 @@ def test_the_grace_comes_from_the_base_settings(repo: GitRepo, fake: FakeGitHub)
         settings="  statusContext: flaggate\n  gates:\n    checksGraceMinutes: 5\n",
     )
     pr.check("integration-tests")
-    assert pr.run(now=WITHIN_GRACE).code == 0
+    assert pr.run("pull_request_review", "submitted", now=WITHIN_GRACE).code == 0
     assert pr.status()["state"] == "failure"
     assert f"never reported on {pr.head[:7]} within 5m" in pr.status()["description"]
+
+
+def test_the_grace_runs_from_the_push_flaggate_saw_not_the_commit_date(
+    repo: GitRepo, fake: FakeGitHub
+) -> None:
+    """A synchronize event announces the head: the grace starts then, whatever date the
+    commit carries (here 2019)."""
+    pr = open_pull(repo, fake)
+    pr.check("integration-tests")
+    repo.write("README.md", "notes\n")
+    pr.head = commit_at(repo, datetime(2019, 6, 1, tzinfo=UTC), "backdated")
+    fake.update_pull(OWNER, NAME, NUMBER, head_sha=pr.head)
+    fake.add_review(OWNER, NAME, NUMBER, "alice", "APPROVED", pr.head)
+    fake.add_review(OWNER, NAME, NUMBER, "bob", "APPROVED", pr.head)
+    pr.check("integration-tests")
+    assert pr.run("pull_request", "synchronize", now="2026-11-27T12:00:00Z").code == 0
+    assert pr.status()["state"] == "pending"
+    assert pr.run("pull_request_review", "submitted", now="2026-11-27T12:29:00Z").code == 0
+    assert pr.status()["state"] == "pending"
+    assert pr.run("pull_request_review", "submitted", now="2026-11-27T12:31:00Z").code == 0
+    assert pr.status()["state"] == "failure"
+    assert "never reported" in pr.status()["description"]
 
 
 def test_a_rerun_that_passes_replaces_the_failure(repo: GitRepo, fake: FakeGitHub) -> None:

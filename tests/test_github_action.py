@@ -406,7 +406,7 @@ def test_dry_run_writes_nothing(repo: GitRepo, fake: FakeGitHub) -> None:
     result = pr.run(args=("--dry-run",))
     assert result.code == 0
     assert "dry run: would set status flaggate=pending" in result.stdout
-    assert [m for m, _ in fake.calls if m != "GET"] == []
+    assert [c for c in fake.calls if c[0] != "GET" and c[1] != "/graphql"] == []
 
 
 def test_secret_token_never_printed(repo: GitRepo, fake: FakeGitHub) -> None:
@@ -457,10 +457,10 @@ def test_api_calls_stay_within_budget_and_do_not_grow_with_flags(
     ]
     calls = fake.calls
     assert len(calls) <= 15, "\n".join(f"{m} {p}" for m, p in calls)
-    # exactly: pull, reviews, commits, 5 team listings (several reviewers to check, so one
-    # listing per team beats one membership look-up per reviewer), status, comments (the
-    # comment is unchanged, so it is not edited)
-    assert len(calls) == 10, "\n".join(f"{m} {p}" for m, p in calls)
+    # exactly: pull, comments, the provenance query (GraphQL), issue events, reviews,
+    # commits, 5 team listings (several reviewers to check, so one listing per team beats one
+    # membership look-up per reviewer), status (the comment is unchanged, so it is not edited)
+    assert len(calls) == 12, "\n".join(f"{m} {p}" for m, p in calls)
 
 
 def test_secondary_rate_limit_is_waited_out(repo: GitRepo, fake: FakeGitHub) -> None:

@@ -18,6 +18,7 @@ DISTRIBUTIONS = {
     "github": "pygithub",
     "yaml": "pyyaml",
     "ruamel": "ruamel.yaml",
+    "markdown_it": "markdown-it-py",
     "httpx_retries": "httpx-retries",
 }
 

@@ -20,7 +20,15 @@ import pytest
 
 from flaggate.incident.followup import LABEL, REMINDER_MARKER, Approval, FollowUp, render_body
 from tests.fakes.github import FakeGitHub
-from tests.github_env import NAME, OWNER, REPOSITORY, ActionRun, parse_outputs, run_action
+from tests.github_env import (
+    NAME,
+    OWNER,
+    REPOSITORY,
+    ActionRun,
+    parse_outputs,
+    run_action,
+    webhook_payload,
+)
 from tests.gitrepo import GitRepo
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -294,7 +302,11 @@ def ok(result: ActionRun) -> ActionRun:
 
 
 def writes(fake: FakeGitHub) -> list[tuple[str, str]]:
-    return [(method, path) for method, path in fake.calls if method in WRITES]
+    return [
+        (method, path)
+        for method, path in fake.calls
+        if method in WRITES and path != "/graphql"  # a GraphQL query reads
+    ]
 
 
 def path_of(url: str) -> str:
@@ -362,19 +374,53 @@ def test_escalation_requests_the_manager_team_and_comments_once(
     assert len(pr.notices("technical-review")) == 1
 
 
-def test_the_clock_starts_at_the_head_commit_when_it_is_later(
-    workspace: GitRepo, fake: FakeGitHub
+@pytest.mark.parametrize(
+    "committed",
+    [T0 + timedelta(hours=10), T0 - timedelta(days=2000)],
+    ids=["forward-dated", "backdated"],
+)
+def test_commit_dates_do_not_move_the_clock(
+    workspace: GitRepo, fake: FakeGitHub, committed: datetime
 ) -> None:
-    pr = open_pull(workspace, fake, turn_on, committed=T0 + timedelta(hours=10))
-    ok(sweep(workspace, fake, T0 + timedelta(hours=34) - SECOND))
+    """The pusher writes commit dates: the clock starts at the opening, GitHub's time."""
+    pr = open_pull(workspace, fake, turn_on, committed=committed)
+    ok(sweep(workspace, fake, T0 + timedelta(hours=24) - SECOND))
     assert pr.status()["description"] == "needs technical-review: 1 of @acme/tech-leads"
-    assert pr.notices("technical-review") == []
-    ok(sweep(workspace, fake, T0 + timedelta(hours=34)))
+    ok(sweep(workspace, fake, T0 + timedelta(hours=24)))
     assert pr.status()["description"] == (
         "needs technical-review: 1 of @acme/tech-leads, @acme/engineering-managers"
     )
     [notice] = pr.notices("technical-review")
-    assert "escalate:2026-03-03T19:00:00+00:00" in notice
+    assert "escalate:2026-03-03T09:00:00+00:00" in notice
+
+
+def test_a_backdated_push_restarts_the_clock_when_flaggate_sees_it(
+    workspace: GitRepo, fake: FakeGitHub
+) -> None:
+    """A push announced by a synchronize event restarts the clock at flaggate's sight of it,
+    however old the commit claims to be."""
+    pr = open_pull(workspace, fake, turn_on)
+    ok(sweep(workspace, fake, T0 + timedelta(hours=1)))
+    pr.push(add_notes, datetime(2019, 6, 1, tzinfo=UTC))
+    payload = webhook_payload(
+        "pull_request", "synchronize", 7, ("main", pr.base), ("pr-7", pr.head)
+    )
+    payload["sender"]["login"] = "dev"
+    ok(
+        run_action(
+            workspace,
+            fake,
+            "pull_request",
+            payload,
+            {"FLAGGATE_NOW": iso(T0 + timedelta(hours=20))},
+        )
+    )
+    ok(sweep(workspace, fake, T0 + timedelta(hours=30)))
+    assert pr.status()["description"] == "needs technical-review: 1 of @acme/tech-leads"
+    assert pr.notices("technical-review") == []
+    ok(sweep(workspace, fake, T0 + timedelta(hours=44)))
+    [notice] = pr.notices("technical-review")
+    assert "escalate:2026-03-04T05:00:00+00:00" in notice
 
 
 # --- reject --------------------------------------------------------------------------------

@@ -239,7 +239,7 @@ def test_policy_problems_are_reported_alongside_flag_problems(repo: GitRepo) -> 
         "valid boolean (got 1)",
         "flags/new/other.yaml:4: metadata.name: 'demo' must equal the file name's stem 'other'",
         f"policies/approval-policy.yaml:{line_containing(policy, 'operator: includes')}: "
-        "spec.rules.0.conditions.0.operator: Input should be 'equals', 'notEquals', 'in', "
+        "spec.rules.0.conditions.1.operator: Input should be 'equals', 'notEquals', 'in', "
         "'notIn', 'contains', 'notContains', 'greaterThan', 'lessThan', 'regex' or 'exists' "
         "(got 'includes')",
         f"policies/stages.yaml:{line_containing(stages, 'onTimeout: ignore')}: "

@@ -18,6 +18,9 @@ taken from the fake's state. Only the endpoints in :data:`ROUTES` are served; an
 is a 404 with GitHub's body. Lists paginate like GitHub (``per_page`` default 30, max 100,
 ``page``, a ``Link`` header with full URLs). Requests need ``Authorization: token <token>``
 (or ``Bearer``). :meth:`FakeGitHub.fail` and :meth:`FakeGitHub.drop_connection` inject faults.
+
+``POST /graphql`` answers GitHub's GraphQL API from the same state (a subset of GitHub's schema:
+see :mod:`tests.fakes.github_graphql`).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from tests.fakes.github_samples import JSON, Templates, templates
 DEFAULT_TOKEN = "t0ken"
 DEFAULT_ACTOR = "github-actions[bot]"
 DOCS_URL = "https://docs.github.com/rest"
+GRAPHQL_DOCS_URL = "https://docs.github.com/graphql"
 
 BAD_CREDENTIALS = "Bad credentials"
 NOT_FOUND = "Not Found"
@@ -59,9 +63,12 @@ SERVER_ERROR = "Server Error"
 ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"]
 MemberState = Literal["active", "pending"]
 Timestamp = datetime | str
-CommitSpec = tuple[str, str | None, str | None]
-"""``(sha, author login, committer login)``; a login of ``None`` is a git identity that GitHub
-cannot link to an account (the REST object then has ``author``/``committer`` ``null``)."""
+CommitSpec = tuple[str, str | None, str | None] | tuple[str, str | None, str | None, str]
+"""``(sha, author login, committer login)`` or ``(sha, author login, committer login, message)``;
+a login of ``None`` is a git identity that GitHub cannot link to an account (the REST object
+then has ``author``/``committer`` ``null``). Without a message the commit's is
+``Change flags (<sha[:7]>)``."""
+PullEvent = Literal["ready_for_review", "convert_to_draft", "head_ref_force_pushed"]
 
 _REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED")
 _STATUS_STATES = ("error", "failure", "pending", "success")
@@ -70,6 +77,8 @@ _STATE_REASONS = ("completed", "not_planned", "duplicate", "reopened")
 _PR_COMMITS_CAP = 250  # GET /pulls/{n}/commits lists at most 250 commits
 _PR_FILES_CAP = 3000  # GET /pulls/{n}/files lists at most 3000 files
 _RATE_LIMIT = 5000
+_GRAPHQL_ONLY_EVENTS = frozenset({"comment_deleted"})
+"""Events kept for GraphQL's timeline that REST's issue events and timeline do not list."""
 _APP_ROUTE = re.compile(r"^(/repos/[^/]+/[^/]+/installation|/app/installations/\d+/access_tokens)$")
 
 
@@ -102,6 +111,11 @@ def _node_id(kind: str, ident: int) -> str:
     return base64.b64encode(f"0{len(kind)}:{kind}{ident}".encode()).decode()
 
 
+def _event_node_kind(event: str) -> str:
+    """The node type of an issue event: ``labeled`` is ``LabeledEvent``."""
+    return event.title().replace("_", "") + "Event"
+
+
 def _fake_sha(*parts: object) -> str:
     return hashlib.sha1("/".join(map(str, parts)).encode()).hexdigest()
 
@@ -120,6 +134,8 @@ class _User:
     bot: bool
     site_admin: bool = False
     organization: bool = False
+    emails: list[str] = field(default_factory=list)
+    """Verified email addresses: GitHub links commits by them to this account."""
 
 
 @dataclass
@@ -162,6 +178,17 @@ class _File:
 
 
 @dataclass
+class _Edit:
+    """One revision of a comment's or a description's text (GraphQL's ``UserContentEdit``)."""
+
+    id: int
+    editor: str
+    edited_at: str
+    body: str
+    """The text as of this revision."""
+
+
+@dataclass
 class _Comment:
     id: int
     number: int
@@ -169,6 +196,9 @@ class _Comment:
     body: str
     created_at: str
     updated_at: str
+    edits: list[_Edit] = field(default_factory=list)
+    """Oldest first; once edited, the first is the creation (by the author), as GitHub keeps
+    them. Empty while never edited."""
 
 
 @dataclass
@@ -183,6 +213,12 @@ class _Event:
     team: str | None = None
     assignee: str | None = None
     state_reason: str | None = None
+    deleted_author: str | None = None
+    """``comment_deleted``: the author of the deleted comment."""
+    before_sha: str | None = None
+    """``head_ref_force_pushed``: the head before the push."""
+    after_sha: str | None = None
+    """``head_ref_force_pushed``: the head after the push."""
 
 
 @dataclass
@@ -243,6 +279,8 @@ class _Issue:
     assignees: list[str] = field(default_factory=list)
     state_reason: str | None = None
     closed_by: str | None = None
+    edits: list[_Edit] = field(default_factory=list)
+    """Revisions of the body, as :attr:`_Comment.edits`."""
 
 
 @dataclass
@@ -418,12 +456,25 @@ class FakeGitHub:
     # --- setup -------------------------------------------------------------------------------
 
     def add_user(
-        self, login: str, *, bot: bool = False, site_admin: bool = False
+        self,
+        login: str,
+        *,
+        bot: bool = False,
+        site_admin: bool = False,
+        emails: Iterable[str] = (),
     ) -> dict[str, Any]:
-        """Register ``login`` (done implicitly on first use; ``[bot]`` logins are bots)."""
+        """Register ``login`` (done implicitly on first use; ``[bot]`` logins are bots).
+
+        ``emails`` are added to the account's verified addresses: GitHub links a commit's git
+        identity (author, committer, ``Co-authored-by:``) with one of them to the account, as
+        it does ``login@users.noreply.github.com`` and ``<id>+login@users.noreply.github.com``.
+        """
         with self._lock:
             user = self._user(login, bot=bot)
             user.site_admin = site_admin
+            for email in emails:
+                if email.lower() not in (known.lower() for known in user.emails):
+                    user.emails.append(email)
             return self._render_user(login)
 
     def add_repo(
@@ -515,9 +566,15 @@ class FakeGitHub:
         state: Literal["open", "closed"] | None = None,
         merged_by: str | None = None,
         merge_commit_sha: str | None = None,
+        editor: str | None = None,
+        edited_at: Timestamp | None = None,
     ) -> dict[str, Any]:
         """Change a pull request: push (``head_sha``), relabel, edit, close, or merge
-        (``merged_by`` merges it and closes it). Returns the REST pull request object."""
+        (``merged_by`` merges it and closes it). Returns the REST pull request object.
+
+        A new ``body`` is an edit of the description by ``editor`` (default: the author) at
+        ``edited_at`` (default: now), kept in its edit history (GraphQL's ``userContentEdits``,
+        ``editor`` and ``lastEditedAt``); the same body again is no edit."""
         with self._lock:
             the_repo = self._repo(owner, repo)
             issue, pull = self._pull_of(the_repo, number)
@@ -527,7 +584,7 @@ class FakeGitHub:
             if labels is not None:
                 issue.labels = list(dict.fromkeys(labels))
             if body is not None:
-                issue.body = body
+                self._edit_issue_body(issue, body, editor or issue.author, _iso(edited_at))
             if draft is not None:
                 pull.draft = draft
             if state is not None:
@@ -650,16 +707,21 @@ class FakeGitHub:
         self, owner: str, repo: str, number: int, commits: Sequence[CommitSpec]
     ) -> list[dict[str, Any]]:
         """Replace the commits of a pull request (oldest first; each dated when the pull
-        request was opened). Does not move its head."""
+        request was opened). Does not move its head.
+
+        Each is ``(sha, author, committer)`` or ``(sha, author, committer, message)`` (see
+        :data:`CommitSpec`); GraphQL's ``Commit.authors`` adds one author per
+        ``Co-authored-by: Name <email>`` trailer of the message."""
         with self._lock:
             the_repo = self._repo(owner, repo)
             issue, pull = self._pull_of(the_repo, number)
             pull.commits = []
-            for sha, author, committer in commits:
+            for spec in commits:
+                sha, author, committer = spec[0], spec[1], spec[2]
                 for login in (author, committer):
                     if login is not None:
                         self._user(login)
-                message = f"Change flags ({sha[:7]})"
+                message = spec[3] if len(spec) == 4 else f"Change flags ({sha[:7]})"
                 pull.commits.append(_Commit(sha, author, committer, message, issue.created_at))
             return [self._render_commit(the_repo, pull, c) for c in pull.commits]
 
@@ -733,6 +795,81 @@ class FakeGitHub:
             comment = _Comment(next(self._ids), number, login, body, at, at)
             the_repo.comments[comment.id] = comment
             return self._render_comment(the_repo, comment)
+
+    def edit_comment(
+        self,
+        owner: str,
+        repo: str,
+        comment_id: int,
+        body: str,
+        editor: str,
+        *,
+        edited_at: Timestamp | None = None,
+    ) -> dict[str, Any]:
+        """Edit issue comment ``comment_id`` as ``editor`` (any account, e.g. a maintainer
+        editing the bot's comment) at ``edited_at`` (default: now), as the UI would.
+
+        Like an edit through ``PATCH .../issues/comments/{id}`` (whose editor is
+        :attr:`actor`), it sets ``body`` and ``updated_at`` and, when the body changes, keeps
+        a revision in the comment's edit history (GraphQL's ``userContentEdits``, ``editor``,
+        ``lastEditedAt``). Returns the REST comment object."""
+        with self._lock:
+            the_repo = self._repo(owner, repo)
+            comment = self._comment(the_repo, comment_id)
+            at = _iso(edited_at)
+            self._edit_comment_body(comment, body, editor, at)
+            return self._render_comment(the_repo, comment)
+
+    def delete_comment(
+        self,
+        owner: str,
+        repo: str,
+        comment_id: int,
+        actor: str,
+        *,
+        deleted_at: Timestamp | None = None,
+    ) -> None:
+        """Delete issue comment ``comment_id`` as ``actor`` at ``deleted_at`` (default: now),
+        as ``DELETE .../issues/comments/{id}`` does for :attr:`actor`.
+
+        The comment is gone from REST (lists, timeline; edits answer 404) and from GraphQL
+        (its node id no longer resolves); the issue's GraphQL timeline gets a
+        ``CommentDeletedEvent`` (REST lists no event for it)."""
+        with self._lock:
+            the_repo = self._repo(owner, repo)
+            self._delete_comment(the_repo, self._comment(the_repo, comment_id), actor, deleted_at)
+
+    def add_pull_event(
+        self,
+        owner: str,
+        repo: str,
+        number: int,
+        event: PullEvent,
+        actor: str,
+        created_at: Timestamp | None = None,
+        *,
+        head_sha: str | None = None,
+    ) -> dict[str, Any]:
+        """Record that ``actor`` marked a pull request ready for review, converted it to a
+        draft, or force-pushed its head to ``head_sha`` (required then), and apply the change
+        (``draft``, the head). Listed by REST's issue events and timeline and by GraphQL's
+        ``timelineItems``; returns the REST issue event."""
+        with self._lock:
+            the_repo = self._repo(owner, repo)
+            _, pull = self._pull_of(the_repo, number)
+            self._user(actor)
+            record = _Event(next(self._ids), number, event, actor, _iso(created_at))
+            if event == "head_ref_force_pushed":
+                if head_sha is None:
+                    raise ValueError("a force push needs the new head_sha")
+                record.before_sha, record.after_sha = pull.head_sha, head_sha
+                pull.head_sha = head_sha
+            elif event in ("ready_for_review", "convert_to_draft"):
+                pull.draft = event == "convert_to_draft"
+            else:
+                raise ValueError(f"unknown pull request event {event!r}")
+            the_repo.events.append(record)
+            return self._render_event(the_repo, record)
 
     def add_label_event(
         self,
@@ -956,8 +1093,17 @@ class FakeGitHub:
     def _comments_of(self, repo: _Repo, number: int) -> list[_Comment]:
         return [c for c in repo.comments.values() if c.number == number]
 
+    def _comment(self, repo: _Repo, comment_id: int) -> _Comment:
+        try:
+            return repo.comments[comment_id]
+        except KeyError:
+            raise KeyError(f"no comment {comment_id} in {repo.full_name}") from None
+
     def _events_of(self, repo: _Repo, number: int) -> list[_Event]:
-        return [e for e in repo.events if e.number == number]
+        """The issue events REST lists (not those only GraphQL's timeline has)."""
+        return [
+            e for e in repo.events if e.number == number and e.event not in _GRAPHQL_ONLY_EVENTS
+        ]
 
     def _known_shas(self, repo: _Repo) -> set[str]:
         shas: set[str] = set(repo.pushed)
@@ -1006,6 +1152,44 @@ class FakeGitHub:
             if canonical not in result:
                 result.append(canonical)
         return result
+
+    def _record_edit(
+        self,
+        edits: list[_Edit],
+        author: str,
+        created_at: str,
+        old: str,
+        new: str,
+        editor: str,
+        at: str,
+    ) -> None:
+        """Keep a revision from ``old`` to ``new`` text by ``editor`` (none when unchanged);
+        the first edit also keeps the creation (by ``author``), as GitHub does."""
+        if new == old:
+            return
+        self._user(editor)
+        if not edits:
+            edits.append(_Edit(next(self._ids), author, created_at, old))
+        edits.append(_Edit(next(self._ids), editor, at, new))
+
+    def _edit_comment_body(self, comment: _Comment, body: str, editor: str, at: str) -> None:
+        self._record_edit(
+            comment.edits, comment.login, comment.created_at, comment.body, body, editor, at
+        )
+        comment.body, comment.updated_at = body, at
+
+    def _edit_issue_body(self, issue: _Issue, body: str | None, editor: str, at: str) -> None:
+        old, new = issue.body or "", body or ""
+        self._record_edit(issue.edits, issue.author, issue.created_at, old, new, editor, at)
+        issue.body = body
+
+    def _delete_comment(
+        self, repo: _Repo, comment: _Comment, actor: str, at: Timestamp | None = None
+    ) -> None:
+        del repo.comments[comment.id]
+        self._add_event(
+            repo, comment.number, "comment_deleted", actor, _iso(at), deleted_author=comment.login
+        )
 
     def _add_event(
         self, repo: _Repo, number: int, name: str, actor: str, at: str | None = None, **fields: Any
@@ -1358,7 +1542,7 @@ class FakeGitHub:
         t.pop("label", None)
         t.update(
             id=event.id,
-            node_id=_node_id(event.event.title().replace("_", "") + "Event", event.id),
+            node_id=_node_id(_event_node_kind(event.event), event.id),
             url=f"{self._api(repo)}/issues/events/{event.id}",
             actor=self._render_user(event.actor),
             event=event.event,
@@ -1553,6 +1737,8 @@ class FakeGitHub:
             else:
                 reply = self._dispatch(method, split.path, split.query, raw)
             reply.headers = {**self._standard_headers(), **reply.headers}
+            if split.path == "/graphql":
+                _graphql_error_body(reply)
             return reply
 
     def _take_fault(self, method: str, path: str) -> _Fault | None:
@@ -2062,11 +2248,11 @@ class FakeGitHub:
         assignees = self._assignees_in(body)
         actor = self.actor
         self._user(actor)
-        before = dataclasses.replace(issue, labels=list(issue.labels))
+        before = dataclasses.replace(issue, labels=list(issue.labels), edits=list(issue.edits))
         if title is not None:
             issue.title = title
         if "body" in body:
-            issue.body = body["body"]
+            self._edit_issue_body(issue, body["body"], actor, _iso())
         if labels is not None:
             self._set_labels(repo, issue, labels, actor)
         if assignees is not None:
@@ -2105,8 +2291,24 @@ class FakeGitHub:
         text = request.json_object().get("body")
         if not isinstance(text, str) or not text:
             _validation_failed("IssueComment", "body", "missing_field")
-        comment.body, comment.updated_at = text, _iso()
+        self._edit_comment_body(comment, text, self.actor, _iso())
         return _Reply(200, self._render_comment(repo, comment))
+
+    @_route("DELETE", _REPO + "/issues/comments/{comment_id}")
+    def _delete_comment_route(self, request: _Request, params: dict[str, str]) -> _Reply:
+        repo = self._path_repo(params)
+        comment = repo.comments.get(_int_param(params["comment_id"], -1))
+        if comment is None:
+            _not_found()
+        self._delete_comment(repo, comment, self.actor)
+        return _Reply(204)
+
+    @_route("POST", "/graphql")
+    def _graphql(self, request: _Request, params: dict[str, str]) -> _Reply:
+        """GitHub's GraphQL API over this state (see :mod:`tests.fakes.github_graphql`)."""
+        from tests.fakes import github_graphql  # graphql-core is needed for this route only
+
+        return github_graphql.answer(self, request.body)
 
     @_route("GET", _REPO + "/issues/{number}/events")
     def _list_events(self, request: _Request, params: dict[str, str]) -> _Reply:
@@ -2138,6 +2340,13 @@ def _retarget(samples: Templates, api_url: str, server_url: str) -> Templates:
 
     fields = {f.name: getattr(samples, f.name) for f in dataclasses.fields(samples)}
     return Templates(**{k: walk(v) if isinstance(v, dict) else v for k, v in fields.items()})
+
+
+def _graphql_error_body(reply: _Reply) -> None:
+    """An HTTP error of ``/graphql`` (bad credentials, faults) points at GraphQL's docs, as
+    GitHub's does."""
+    if isinstance(reply.body, dict) and reply.body.get("documentation_url") == DOCS_URL:
+        reply.body["documentation_url"] = GRAPHQL_DOCS_URL
 
 
 def _parse_time(value: str | None) -> datetime | None:

@@ -56,6 +56,10 @@ class FakePullRequest:
     description: str = ""
     label_actors: Mapping[str, str] = field(default_factory=dict)
     opened: datetime | None = _EPOCH
+    doubt: str | None = None
+    """What :meth:`pusher_doubt` answers."""
+    stale_bypass: str | None = None
+    """What :meth:`bypass_problem` answers."""
 
     def _call(self, name: str) -> None:
         self.calls[name] += 1
@@ -89,6 +93,14 @@ class FakePullRequest:
         self._call("pushers")
         return self.pusher_logins
 
+    def pusher_doubt(self) -> str | None:
+        self._call("pusher_doubt")
+        return self.doubt
+
+    def bypass_problem(self, label: str, actor: str, incident: str) -> str | None:
+        self._call("bypass_problem")
+        return self.stale_bypass
+
     def holds_role(self, login: str, role: str) -> bool:
         self._call("holds_role")
         return role in set(self.roles.get(login, ()))
@@ -116,9 +128,11 @@ ALL_METHODS = (
     "base_ref",
     "reviews",
     "pushers",
+    "pusher_doubt",
     "holds_role",
     "review_is_current",
     "body",
     "label_actor",
+    "bypass_problem",
     "opened_at",
 )

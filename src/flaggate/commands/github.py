@@ -33,6 +33,7 @@ from flaggate.github.event import (
 from flaggate.github.gate import evaluate_and_publish, reevaluate_targets, repository
 from flaggate.github.queue import evaluate_merge_group
 from flaggate.incident.actions import record_review
+from flaggate.pull.ledger import Observation
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     if state != "open":
         print(f"flaggate: pull request #{event.number} is closed; nothing to evaluate")
         return 0
-    return evaluate_and_publish(args, env, repo, pull)
+    observation = Observation.of(event.name, event.payload)
+    return evaluate_and_publish(args, env, repo, pull, observation=observation)
 
 
 def _after_push(

@@ -43,7 +43,7 @@ from flaggate.model.policyset import PolicySet
 from flaggate.pipeline import compare, ensure_commits, judge
 from flaggate.policy.result import Evaluation
 from flaggate.publish.announce import deliver
-from flaggate.pull.context import PullRequest, Review
+from flaggate.pull.context import Review
 from flaggate.pull.github import GitHubPullRequest
 from flaggate.source import Comparison
 
@@ -186,7 +186,7 @@ def _evaluation_at_merge(
     git: Git,
     repo: Repository,
     comparison: Comparison,
-    facts: PullRequest,
+    facts: GitHubPullRequest,
     pull: GithubPull,
     merge: MergeContext,
     ticket: TicketLookup | None,
@@ -194,8 +194,7 @@ def _evaluation_at_merge(
     """The evaluation as it stood when the pull request merged, gates included (recorded,
     never blocking: a gate that cannot be read is recorded as an error)."""
     head_sha = pull.head.sha
-    committed = datetime.fromtimestamp(git.commit_time(head_sha), UTC)
-    head = HeadChecks(head_sha, committed, lambda: commit_checks(repo, head_sha))
+    head = HeadChecks(head_sha, facts.head_seen_at, lambda: commit_checks(repo, head_sha))
     return judge(
         git,
         comparison,
@@ -352,6 +351,12 @@ class _WithoutReviewer:
 
     def pushers(self) -> frozenset[str]:
         return self._facts.pushers()
+
+    def pusher_doubt(self) -> str | None:
+        return self._facts.pusher_doubt()
+
+    def bypass_problem(self, label: str, actor: str, incident: str) -> str | None:
+        return self._facts.bypass_problem(label, actor, incident)
 
     def holds_role(self, login: str, role: str) -> bool:
         return self._facts.holds_role(login, role)

@@ -2,7 +2,8 @@
 
 The latest report of each name counts (check runs and statuses are both read; when both
 report a name, the worse one wins). A check not reported yet is pending for a grace period
-after the head commit, then failed: a required check that never runs must not hold a pull
+after the head arrived (a time GitHub or flaggate recorded, never the commit's date), then
+failed: a required check that never runs must not hold a pull
 request pending forever, nor let it pass.
 """
 

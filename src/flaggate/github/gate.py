@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
 from github import GithubException
 from github.IssueComment import IssueComment
@@ -29,6 +29,7 @@ from flaggate.git import Git
 from flaggate.github.api import RetryPolicy, connect, explain, request_json
 from flaggate.github.checks import combined_statuses, commit_checks
 from flaggate.github.event import ActionsEnvironment
+from flaggate.github.evidence import Thread, gather, sealed_state
 from flaggate.github.summary import append_summary, write_outputs
 from flaggate.github.ticketing import ticket_lookup, ticket_passed, update_ticket
 from flaggate.incident.actions import compliance_alert
@@ -44,7 +45,8 @@ from flaggate.publish.notices import notices
 from flaggate.publish.reviewers import ReviewRequest, to_request
 from flaggate.publish.status import description as status_description
 from flaggate.publish.status import shorten, status_state
-from flaggate.pull.github import GitHubPullRequest
+from flaggate.pull.github import Evidence, GitHubPullRequest
+from flaggate.pull.ledger import Ledger, Observation
 from flaggate.source import Comparison
 
 
@@ -103,18 +105,23 @@ def evaluate_and_publish(
     trigger_check: str | None = None,
     *,
     sweeping: bool = False,
+    observation: Observation | None = None,
 ) -> int:
     """Evaluate one pull request and publish the result (status first); 0 when published,
     2 for invalid files or an error.
 
     ``sweeping``: a re-evaluation nobody asked for (the sweep, a moved base branch): the
-    status is rewritten only when it changes.
+    status is rewritten only when it changes. ``observation``: what the run's own pull
+    request event vouches for (its sender, the head it announces), kept in the ledger.
     """
     git = Git(env.workspace)
     head_sha = pull.head.sha
     policies: PolicySet | None = None
     ticket: TicketLookup | None = None
+    thread: Thread | None = None
+    facts: GitHubPullRequest | None = None
     try:
+        thread = gather(pull, observation)
         ensure_commits(git, [pull.base.sha, head_sha])
         base_sha = base_tip(git, pull.base.ref, pull.base.sha)
         comparison = compare(git, base_sha, head_sha, args.policies)
@@ -125,7 +132,8 @@ def evaluate_and_publish(
                 "nothing to re-evaluate"
             )
             return 0
-        evaluation, ticket = _judge_pull(git, repo, pull, comparison, args.policies)
+        facts = pull_facts(git, pull, comparison, args.policies, thread.evidence)
+        evaluation, ticket = _judge_pull(git, repo, pull, comparison, facts)
         if evaluation.decision is Decision.INVALID:
             _print_errors(evaluation)
     except ConfigError as exc:
@@ -142,16 +150,28 @@ def evaluate_and_publish(
         if _unknown_trigger(trigger_check, policies, pull.number, error):
             return 2
         return _fail(args, env, repo, head_sha, policies, error)
+    assert thread is not None
+    if facts is None:  # the files did not load: still keep what this run's event saw
+        facts = GitHubPullRequest(
+            pull, {}, "", lambda _sha, _at: None, thread.evidence, clock.now()
+        )
     settings = policies.settings if policies else Settings()
     roles = policies.roles if policies else {}
-    return _publish(args, env, repo, pull, evaluation, settings, roles, sweeping, ticket)
+    return _publish(
+        args, env, repo, pull, evaluation, settings, roles, sweeping, ticket, thread, facts
+    )
 
 
 def pull_facts(
-    git: Git, pull: GithubPull, comparison: Comparison, policies_dir: str
+    git: Git,
+    pull: GithubPull,
+    comparison: Comparison,
+    policies_dir: str,
+    evidence: Evidence | None = None,
 ) -> GitHubPullRequest:
     """The pull request's facts from GitHub, with reviews judged current by what they saw
-    landing: the merge of the reviewed commit into the base branch as it was then."""
+    landing: the merge of the reviewed commit into the base branch as it was then.
+    ``evidence`` is gathered here when not given."""
     policies = comparison.policies
     head_fingerprint = fingerprint(comparison.changes)
     base_sha = comparison.base_sha
@@ -163,7 +183,11 @@ def pull_facts(
             return head_fingerprint
         return fingerprint_at(git, base_then, sha, policies_dir, policies)
 
-    return GitHubPullRequest(pull, policies.roles, head_fingerprint, reviewed)
+    if evidence is None:
+        evidence = gather(pull).evidence
+    return GitHubPullRequest(
+        pull, policies.roles, head_fingerprint, reviewed, evidence, clock.now()
+    )
 
 
 def _judge_pull(
@@ -171,18 +195,16 @@ def _judge_pull(
     repo: Repository,
     pull: GithubPull,
     comparison: Comparison,
-    policies_dir: str,
+    facts: GitHubPullRequest,
 ) -> tuple[Evaluation, TicketLookup | None]:
-    facts = pull_facts(git, pull, comparison, policies_dir)
     head_sha = pull.head.sha
     ticket = None
     if not comparison.problems and not comparison.conflicts:
         ticket = ticket_lookup(comparison.policies.settings.spec.tickets, repo, pull)
-    committed = datetime.fromtimestamp(git.commit_time(head_sha), UTC)
-    facts.clock_start = committed
-    head = HeadChecks(head_sha, committed, lambda: commit_checks(repo, head_sha))
-    now = clock.now()
-    evaluation = judge(git, comparison, facts, now=now, checks=head, online=True, ticket=ticket)
+    head = HeadChecks(head_sha, facts.head_seen_at, lambda: commit_checks(repo, head_sha))
+    evaluation = judge(
+        git, comparison, facts, now=facts.now, checks=head, online=True, ticket=ticket
+    )
     return evaluation, ticket
 
 
@@ -199,8 +221,10 @@ def _publish(
     evaluation: Evaluation,
     settings: Settings,
     bindings: Mapping[str, RoleBinding],
-    sweeping: bool = False,
-    ticket: TicketLookup | None = None,
+    sweeping: bool,
+    ticket: TicketLookup | None,
+    thread: Thread,
+    facts: GitHubPullRequest,
 ) -> int:
     context = settings.spec.statusContext
     state = status_state(evaluation)
@@ -216,14 +240,8 @@ def _publish(
     if not args.dry_run and not unchanged:
         # The status first: it is what branch protection reads; the rest follows from it.
         write_status(repo, pull.head.sha, state, text, context, env.run_url)
-    comment_readable = True
-    existing = None
-    try:
-        existing = _find_comment(pull)
-    except FlaggateError as exc:
-        comment_readable = False
-        print(f"flaggate: warning: {exc}; the comment is not updated", file=sys.stderr)
-    remembered = sticky.CommentState.parse(existing.body if existing else None)
+    existing = thread.sticky
+    remembered = thread.state
     already = set(remembered.requested)
     already.update(f"{org}/{team.slug}" for team in pull.requested_teams)
     already.update(f"@{user.login}" for user in pull.requested_reviewers)
@@ -239,7 +257,13 @@ def _publish(
             update_ticket(ticket, updates, remembered.notices, env.step_summary, args.dry_run)
         )
     kept = sticky.CommentState(requested, tuple(dict.fromkeys(remembered.notices + given)))
-    body = sticky.render(evaluation, bindings, kept, footer)
+    ledger = facts.ledger_out()
+    body = sticky.render(evaluation, bindings, sealed_state(kept, ledger, pull), footer)
+    if existing is not None and existing.body != body and not args.dry_run:
+        # About to write: keep what a run that wrote meanwhile kept, too.
+        latest = _latest_ledger(existing, ledger)
+        if latest != ledger:
+            body = sticky.render(evaluation, bindings, sealed_state(kept, latest, pull), footer)
     summary = body.replace(sticky.MARKER, "")
     if args.dry_run:
         print(
@@ -248,8 +272,7 @@ def _publish(
         )
         print(summary)
     else:
-        if comment_readable:
-            _upsert_comment(pull, existing, body)
+        _upsert_comment(pull, existing, body)
         for team in request.skipped:
             print(
                 f"flaggate: warning: cannot request a review from {team}: "
@@ -384,14 +407,20 @@ def write_status(
         raise explain(exc, "writing the commit status") from None
 
 
-def _find_comment(pull: GithubPull) -> IssueComment | None:
+def _latest_ledger(existing: IssueComment | None, ledger: Ledger) -> Ledger:
+    """``ledger`` with what a run that wrote the comment meanwhile kept (read again just
+    before writing, so two runs at once lose no pusher)."""
+    if existing is None:
+        return ledger
     try:
-        for item in pull.get_issue_comments():
-            if sticky.MARKER in (item.body or "") and item.user and item.user.type == "Bot":
-                return item
-    except Exception as exc:
-        raise explain(exc, "reading pull request comments", "'Pull requests: read'") from None
-    return None
+        existing.update()
+    except Exception:  # unreadable now: write what this run knows
+        return ledger
+    data = sticky.CommentState.parse(existing.body).ledger
+    try:
+        return ledger.merged(Ledger.from_json(data)) if data is not None else ledger
+    except (ValueError, TypeError):
+        return ledger
 
 
 def _upsert_comment(pull: GithubPull, existing: IssueComment | None, body: str) -> None:

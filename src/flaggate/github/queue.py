@@ -165,8 +165,8 @@ def _judge_entry(
         ) from None
     comparison = compare(git, entry.parent, entry.commit, args.policies, policies)
     facts = pull_facts(git, pull, comparison, args.policies)
+    # GitHub made the merge group's commit: its date is GitHub's, not an author's.
     committed = datetime.fromtimestamp(git.commit_time(group.head_sha), UTC)
-    facts.clock_start = committed
     head = HeadChecks(group.head_sha, committed, lambda: commit_checks(repo, group.head_sha))
     ticket = ticket_lookup(policies.settings.spec.tickets, repo, pull)
     return judge(git, comparison, facts, now=clock.now(), checks=head, online=True, ticket=ticket)

@@ -1,23 +1,64 @@
 """The emergency bypass (SPEC 7): who may skip approval, for which incident, and why not.
 
 The pull request's body must carry ``Incident: <ID>``, ``Severity: <SEV>`` and
-``Justification: <text>`` lines; the person who added the emergency label (read from the
-issue events, not the author) must hold one of the bypass roles, and the severity must be one
-the settings allow. Anything missing makes the bypass invalid, with the reason.
+``Justification: <text>`` lines in its visible text; the person who added the emergency label
+(read from the issue events, not the author) must hold one of the bypass roles, and the
+severity must be one the settings allow. The bypass covers what that person saw: the change
+set and the incident fields when the label was added. Anything missing or changed since makes
+the bypass invalid, with the reason.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from flaggate.model.settings import Emergency
 from flaggate.pull.context import PullRequest
 
 _FIELD = re.compile(
-    r"^[ \t>*_-]*(incident|severity|justification)[*_]*[ \t]*:[*_]*[ \t]*(.*?)[ \t]*$",
+    r"^[ \t]*(incident|severity|justification)[ \t]*:[ \t]*(.*?)[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
+_MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+_HIDDEN_INLINE = {"html_inline", "image"}
+
+
+def visible_text(body: str) -> str:
+    """The text GitHub shows of a Markdown ``body``, one line per rendered line, without what
+    a reader does not see as the author's statement: HTML (comments included), fenced and
+    indented code, block quotes and struck-through text."""
+    lines: list[str] = []
+    quoted = 0
+    for token in _MARKDOWN.parse(body or ""):
+        if token.type == "blockquote_open":
+            quoted += 1
+        elif token.type == "blockquote_close":
+            quoted -= 1
+        elif token.type == "inline" and quoted == 0:
+            lines.append("".join(_inline_text(token.children or [])))
+    return "\n".join(lines)
+
+
+def _inline_text(children: list[Token]) -> Iterator[str]:
+    struck = 0
+    for child in children:
+        if child.type == "s_open":
+            struck += 1
+        elif child.type == "s_close":
+            struck -= 1
+        elif struck or child.type in _HIDDEN_INLINE:
+            continue
+        elif child.type in ("softbreak", "hardbreak"):
+            yield "\n"
+        elif child.type in ("text", "code_inline"):
+            yield child.content
 
 
 @dataclass(frozen=True)
@@ -30,11 +71,11 @@ class IncidentNote:
 
     @classmethod
     def parse(cls, body: str) -> IncidentNote:
-        """The first ``Incident:``, ``Severity:`` and ``Justification:`` lines of ``body``."""
+        """The first ``Incident:``, ``Severity:`` and ``Justification:`` lines of the visible
+        text of ``body`` (see :func:`visible_text`)."""
         found: dict[str, str] = {}
-        for match in _FIELD.finditer(body or ""):
-            # `**Severity: SEV1**`: emphasis around the whole line is not part of the value.
-            key, value = match.group(1).lower(), match.group(2).strip().rstrip("*_").strip()
+        for match in _FIELD.finditer(visible_text(body)):
+            key, value = match.group(1).lower(), match.group(2).strip()
             if value and key not in found:
                 found[key] = value
         severity = found.get("severity")
@@ -43,6 +84,12 @@ class IncidentNote:
             severity.upper() if severity else None,
             found.get("justification"),
         )
+
+
+def incident_digest(note: IncidentNote) -> str:
+    """A digest of the incident fields: a bypass covers them as they were when granted."""
+    fields = [note.incident, note.severity, note.justification]
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -92,6 +139,10 @@ def judge_bypass(pr: PullRequest, settings: Emergency) -> Bypass | None:
         return Bypass(
             False, label, actor, role, note, "emergency bypass refused: " + "; ".join(problems)
         )
+    assert actor is not None
+    stale = pr.bypass_problem(label, actor, incident_digest(note))
+    if stale is not None:
+        return Bypass(False, label, actor, role, note, stale)
     return Bypass(
         True,
         label,

@@ -149,6 +149,7 @@ def _count_reviews(
     rejections: list[str] = []
     rejected_stages: set[int] = set()
     pushers: frozenset[str] | None = None
+    doubt: str | None = None
     times: dict[str, datetime | None] = {}
     for login, review in sorted(latest_reviews(pr.reviews()).items()):
         if review.state not in ("APPROVED", "CHANGES_REQUESTED"):
@@ -170,7 +171,11 @@ def _count_reviews(
                 rejected_stages.update(stage_ids)
             continue
         if pushers is None:
+            doubt = pr.pusher_doubt()
             pushers = pr.pushers()
+        if doubt is not None:
+            ignored.append(IgnoredReview(login, doubt))
+            continue
         if login in pushers:
             ignored.append(IgnoredReview(login, "pushed commits to the pull request"))
             continue

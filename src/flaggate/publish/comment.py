@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from flaggate.model.policy import RoleBinding
 from flaggate.policy.result import Decision, Evaluation, GateStatus, StageResult, StageStatus
@@ -49,11 +50,19 @@ class CommentState:
     requested: tuple[str, ...] = ()
     notices: tuple[str, ...] = ()
     """Keys of one-time notices already given (stage timeouts, bypass alerts)."""
+    ledger: Any = None
+    """The pull request's :class:`~flaggate.pull.ledger.Ledger` as JSON data (None: none)."""
+    mac: str | None = None
+    """The ledger's seal when a state key is configured."""
 
     def to_html(self) -> str:
-        data: dict[str, list[str]] = {"requested": list(self.requested)}
+        data: dict[str, Any] = {"requested": list(self.requested)}
         if self.notices:
             data["notices"] = list(self.notices)
+        if self.ledger is not None:
+            data["ledger"] = self.ledger
+        if self.mac is not None:
+            data["mac"] = self.mac
         text = json.dumps(data, separators=(",", ":")).replace("--", "\\u002d-")
         return f"<!-- flaggate:state {text} -->"
 
@@ -65,9 +74,12 @@ class CommentState:
             return cls()
         try:
             data = json.loads(match.group(1))
+            mac = data.get("mac")
             return cls(
                 tuple(str(item) for item in data.get("requested", [])),
                 tuple(str(item) for item in data.get("notices", [])),
+                data.get("ledger"),
+                mac if isinstance(mac, str) else None,
             )
         except (ValueError, AttributeError, TypeError):
             return cls()

@@ -55,7 +55,12 @@ class PullRequest(Protocol):
         ...
 
     def pushers(self) -> frozenset[str]:
-        """Logins of everyone who authored or committed a commit of the pull request."""
+        """Logins of everyone who pushed to, authored, committed or co-authored the pull
+        request's commits: none of them may approve it."""
+        ...
+
+    def pusher_doubt(self) -> str | None:
+        """Why who pushed cannot be told (then no approval counts); None when it can."""
         ...
 
     def holds_role(self, login: str, role: str) -> bool:
@@ -74,6 +79,12 @@ class PullRequest(Protocol):
         """Who added ``label`` most recently (None when unknown)."""
         ...
 
+    def bypass_problem(self, label: str, actor: str, incident: str) -> str | None:
+        """Why the bypass ``actor`` granted by adding ``label`` does not cover the pull
+        request as it is now (another change set, edited incident fields ``incident``);
+        None when it does."""
+        ...
+
     def opened_at(self) -> datetime | None:
-        """When the pull request was opened (None offline: no stage timeouts then)."""
+        """When the first stage's clock started (None offline: no stage timeouts then)."""
         ...

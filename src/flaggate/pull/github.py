@@ -2,32 +2,54 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 
 from github import GithubException, UnknownObjectException
-from github.IssueEvent import IssueEvent
-from github.PaginatedList import PaginatedList
 from github.PullRequest import PullRequest as GithubPull
 
 from flaggate.github.api import explain
+from flaggate.github.provenance import Provenance
 from flaggate.model.policy import RoleBinding
 from flaggate.pull.context import Review, ReviewState, latest_reviews
+from flaggate.pull.events import PullEvents
+from flaggate.pull.ledger import BypassBinding, Ledger, Observation
 
 _WEB_FLOW = "web-flow"  # GitHub's committer for commits made in the web UI
+_ANNOUNCING = frozenset({"opened", "synchronize", "reopened"})
+"""Pull request events whose payload's head is the head they announce."""
+_CO_AUTHOR = re.compile(r"^co-authored-by:[^<\n]*<([^>\n]+)>\s*$", re.IGNORECASE | re.MULTILINE)
+_NOREPLY = re.compile(r"^(?:\d+\+)?([A-Za-z0-9-]+(?:\[bot\])?)@users\.noreply\.github\.com$", re.I)
 MEMBERS_PERMISSION = (
     "organization 'Members: read' (a GitHub App installation token or a token with read:org); "
     "the workflow's GITHUB_TOKEN cannot read team membership"
 )
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What GitHub vouches for about a pull request beyond its REST object."""
+
+    events: PullEvents
+    provenance: Provenance
+    ledger: Ledger
+    """The kept ledger when it can be trusted (empty otherwise)."""
+    doubt: str | None = None
+    """Why the kept ledger was discarded (None: it was not)."""
+    observation: Observation | None = None
+    """What this run's own event vouches for."""
+
+
 class GitHubPullRequest:
     """The :class:`~flaggate.pull.context.PullRequest` protocol over the GitHub REST API.
 
-    ``fingerprint_at(sha, submitted_at)`` gives the fingerprint of the change set a review on
-    ``sha`` saw landing at ``submitted_at`` (None when it cannot be read); a review counts only
-    when that matches ``head_fingerprint``, the change set that would land now.
+    ``fingerprint_at(sha, moment)`` gives the fingerprint of the change set ``sha`` would land
+    merged into the base as it was at ``moment`` (None when it cannot be read); a review counts
+    only when that matches ``head_fingerprint``, the change set that would land now. The same
+    holds for an emergency bypass, with the head and the time of the label.
     """
 
     def __init__(
@@ -36,18 +58,20 @@ class GitHubPullRequest:
         roles: Mapping[str, RoleBinding],
         head_fingerprint: str,
         fingerprint_at: Callable[[str, datetime | None], str | None],
+        evidence: Evidence,
+        now: datetime,
     ) -> None:
         self.pull = pull
         self.roles = roles
         self.head_sha: str = pull.head.sha
         self.head_fingerprint = head_fingerprint
         self.fingerprint_at = fingerprint_at
+        self.evidence = evidence
+        self.now = now
         self._members: dict[tuple[str, str], bool] = {}
         self._team_lists: dict[str, frozenset[str]] = {}
         self._fingerprints: dict[tuple[str, datetime | None], str | None] = {}
-        self._label_actors: dict[str, str | None] = {}
-        self.clock_start: datetime | None = None
-        """The head commit's time, when known (see :meth:`opened_at`)."""
+        self._binding: BypassBinding | None = None
 
     def author(self) -> str | None:
         return self.pull.user.login if self.pull.user else None
@@ -89,16 +113,35 @@ class GitHubPullRequest:
 
     @cached_property
     def _pushers(self) -> frozenset[str]:
+        """Senders of ``synchronize`` events (kept and this run's), force-pushers, and the
+        accounts GitHub links to the commits' authors, committers and co-authors."""
         try:
             commits = list(self.pull.get_commits())
         except GithubException as exc:
             raise explain(exc, "reading the pull request's commits", "'Contents: read'") from None
-        logins = set()
+        logins = set(self.evidence.ledger.pushers) | self.evidence.events.force_pushers()
+        logins |= self.evidence.provenance.co_authors
+        pusher = self._pusher_now()
+        if pusher is not None:
+            logins.add(pusher)
         for commit in commits:
             for person in (commit.author, commit.committer):
                 if person is not None and person.login and person.login != _WEB_FLOW:
                     logins.add(person.login)
+            logins |= co_author_logins(commit.commit.message or "")
         return frozenset(logins)
+
+    def pusher_doubt(self) -> str | None:
+        doubt = self.evidence.doubt
+        if doubt is None:
+            return None
+        return f"who pushed cannot be told: flaggate's kept record was {doubt}"
+
+    def _pusher_now(self) -> str | None:
+        seen = self.evidence.observation
+        if seen is not None and seen.action == "synchronize" and seen.head_sha == self.head_sha:
+            return seen.sender
+        return None
 
     def holds_role(self, login: str, role: str) -> bool:
         binding = self.roles.get(role)
@@ -112,45 +155,101 @@ class GitHubPullRequest:
         return self.pull.body or ""
 
     def label_actor(self, label: str) -> str | None:
-        if label not in self._label_actors:
-            self._label_actors[label] = self._read_label_actor(label)
-        return self._label_actors[label]
+        event = self.evidence.events.last_labeled(label)
+        return event.actor if event is not None else None
 
-    def _read_label_actor(self, label: str) -> str | None:
-        events = PaginatedList(
-            IssueEvent, self.pull.requester, f"{self.pull.issue_url}/events", None
-        )
-        actor = None
-        try:
-            for event in events:
-                if (
-                    event.event == "labeled"
-                    and event.label is not None
-                    and event.label.name == label
-                ):
-                    actor = event.actor.login if event.actor is not None else None
-        except GithubException as exc:
-            raise explain(
-                exc, "reading the pull request's label events", "'Issues: read'"
-            ) from None
-        return actor
+    @cached_property
+    def head_seen_at(self) -> datetime:
+        """When the head commit became the head, by GitHub's clock or flaggate's first sight
+        of it; never a commit date (those are whatever the pusher typed)."""
+        ledger, seen = self.evidence.ledger, self.evidence.observation
+        known = ledger.first_seen(self.head_sha)
+        if known is not None:
+            return known
+        if seen is not None and seen.head_sha == self.head_sha and seen.action in _ANNOUNCING:
+            return self.now
+        if ledger.heads or self.evidence.doubt is not None:
+            return self.now  # a push flaggate did not see: its time is unknown, start now
+        # Nothing kept yet: the head is the one the pull request was opened (or force-pushed)
+        # with, as far as GitHub's records tell.
+        opened = self.pull.created_at
+        forced = self.evidence.events.force_pushed_at(self.head_sha)
+        return max(t for t in (opened, forced, None) if t is not None) if opened else self.now
 
     def opened_at(self) -> datetime | None:
-        """When the first stage's clock started: the pull request's opening, or the head
-        commit's time when that is later (a new push restarts the clock)."""
-        opened = self.pull.created_at
-        if self.clock_start is not None and (opened is None or self.clock_start > opened):
-            return self.clock_start
-        return opened
+        """When the first stage's clock started: the latest of the pull request's opening,
+        its last ``ready_for_review`` event and the head's first sighting."""
+        times = [self.pull.created_at, self.evidence.events.ready_at(), self.head_seen_at]
+        return max(t for t in times if t is not None)
+
+    def bypass_problem(self, label: str, actor: str, incident: str) -> str | None:
+        labeled = self.evidence.events.last_labeled(label)
+        if labeled is None or labeled.at is None or labeled.actor != actor:
+            return f"emergency bypass by @{actor}: the label event cannot be read; re-apply it"
+        binding = self._bound(label, actor, labeled.at, incident)
+        if binding is None:
+            return (
+                f"emergency bypass by @{actor}: what the label covered cannot be told "
+                "(the head or the description changed since); re-apply the label"
+            )
+        if binding.incident != incident:
+            return (
+                f"emergency bypass by @{actor} covered other incident fields; the incident, "
+                "severity or justification changed since: re-apply the label"
+            )
+        if not self._same_change_set(binding.sha, binding.labeled_at):
+            return (
+                f"emergency bypass by @{actor} covered {binding.sha[:7]}; "
+                "re-apply the label to cover the new changes"
+            )
+        self._binding = binding
+        return None
+
+    def _bound(
+        self, label: str, actor: str, labeled_at: datetime, incident: str
+    ) -> BypassBinding | None:
+        """What the label covered: seen by this run's ``labeled`` event, kept from the run
+        that saw it, or read from GitHub's records when nothing changed since."""
+        kept = self.evidence.ledger.bypass
+        if kept is not None and kept.actor == actor and kept.labeled_at == labeled_at:
+            return kept
+        body_edited = self.evidence.provenance.body_edited_at
+        if body_edited is not None and body_edited > labeled_at:
+            return None
+        seen = self.evidence.observation
+        if (
+            seen is not None
+            and seen.action == "labeled"
+            and seen.label == label
+            and seen.sender == actor
+            and seen.head_sha is not None
+        ):
+            return BypassBinding(actor, labeled_at, seen.head_sha, incident)
+        head_then = self.evidence.ledger.head_at(labeled_at)
+        if head_then is None and self.head_seen_at <= labeled_at:
+            head_then = self.head_sha
+        if head_then is None:
+            return None
+        return BypassBinding(actor, labeled_at, head_then, incident)
+
+    def _same_change_set(self, sha: str, moment: datetime | None) -> bool:
+        key = (sha, moment)
+        if key not in self._fingerprints:
+            self._fingerprints[key] = self.fingerprint_at(sha, moment)
+        return self._fingerprints[key] == self.head_fingerprint
+
+    def ledger_out(self) -> Ledger:
+        """The ledger to keep after this run: what was kept, the head and its pusher as
+        this run saw them, and the bypass binding in force."""
+        ledger = self.evidence.ledger.seen(self.head_sha, self.head_seen_at, self._pusher_now())
+        if self._binding is not None:
+            ledger = replace(ledger, bypass=self._binding)
+        return ledger
 
     def review_is_current(self, review: Review) -> bool:
-        sha = review.commit_sha
-        if sha is None:
+        if review.commit_sha is None:
             return False
-        key = (sha, review.submitted_at)
-        if key not in self._fingerprints:
-            self._fingerprints[key] = self.fingerprint_at(sha, review.submitted_at)
-        return self._fingerprints[key] == self.head_fingerprint
+        return self._same_change_set(review.commit_sha, review.submitted_at)
 
     @cached_property
     def _candidates(self) -> frozenset[str]:
@@ -220,3 +319,14 @@ _REVIEW_STATES: dict[str, ReviewState] = {
     "COMMENTED": "COMMENTED",
     "DISMISSED": "DISMISSED",
 }
+
+
+def co_author_logins(message: str) -> frozenset[str]:
+    """Logins named by ``Co-authored-by:`` trailers with GitHub's no-reply addresses (other
+    addresses are linked to accounts by GitHub itself, see :class:`Provenance`)."""
+    logins = set()
+    for email in _CO_AUTHOR.findall(message):
+        match = _NOREPLY.match(email.strip())
+        if match:
+            logins.add(match.group(1))
+    return frozenset(logins)
