@@ -137,3 +137,11 @@ THREE_ENVIRONMENTS = (
 )
 """An Environments document (development, staging, production) whose production entry
 further lines, indented by 6 spaces, can extend."""
+
+
+def edit(repo: GitRepo, path: str, old: str, new: str) -> None:
+    """Replace ``old`` (which must be there) by ``new`` in ``path`` of ``repo``."""
+    target = repo.root / path
+    text = target.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    target.write_text(text.replace(old, new))

@@ -1082,21 +1082,7 @@ spec:
 
 
 def test_a_pull_request_adding_kill_switch_cannot_exempt_itself() -> None:
-    from flaggate.diff import FlagFile, diff_flags
-    from flaggate.model.flags import FeatureFlag
-
-    def flag(tags: list[str], enabled: bool) -> dict[str, FlagFile]:
-        model = FeatureFlag.model_validate(
-            {
-                "apiVersion": "flaggate/v1",
-                "kind": "FeatureFlag",
-                "metadata": {"name": "pay", "tags": tags},
-                "spec": {"environments": {"production": {"enabled": enabled}}},
-            }
-        )
-        return {"pay": FlagFile("flags/pay.yaml", model)}
-
-    changes = diff_flags(flag(["payments"], False), flag(["payments", "kill-switch"], True))
+    changes = diff_flags(_tagged(["payments"], False), _tagged(["payments", "kill-switch"], True))
     ev = evaluate(changes, POLICIES, pr())
     assert [(c.change.environment, c.rule) for c in ev.changes] == [
         ("production", "production-changes"),
@@ -1104,7 +1090,7 @@ def test_a_pull_request_adding_kill_switch_cannot_exempt_itself() -> None:
     ]
     assert ev.decision is Decision.PENDING
     # Once the base carries the tag, the kill switch is exempt.
-    changes = diff_flags(flag(["kill-switch"], False), flag(["kill-switch"], True))
+    changes = diff_flags(_tagged(["kill-switch"], False), _tagged(["kill-switch"], True))
     assert evaluate(changes, POLICIES, pr()).decision is Decision.APPROVED
 
 

@@ -33,7 +33,7 @@ from tests.github_env import (
     run_action,
     webhook_payload,
 )
-from tests.gitrepo import GIT_ENV, THREE_ENVIRONMENTS, GitRepo
+from tests.gitrepo import GIT_ENV, THREE_ENVIRONMENTS, GitRepo, edit
 
 # --- pure: one report ------------------------------------------------------------------------
 
@@ -311,13 +311,6 @@ def commit_at(repo: GitRepo, committed: datetime, message: str) -> str:
         capture_output=True,
     )
     return repo.git("rev-parse", "HEAD")
-
-
-def edit(repo: GitRepo, path: str, old: str, new: str) -> None:
-    target = repo.root / path
-    text = target.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    target.write_text(text.replace(old, new))
 
 
 def _retarget_repository(payload: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import pytest
 from flaggate.publish.comment import CommentState
 from tests.fakes.github import FakeGitHub, MemberState
 from tests.github_env import NAME, OWNER, ActionRun, run_action, webhook_payload
-from tests.gitrepo import GitRepo, flag_yaml
+from tests.gitrepo import GitRepo, edit, flag_yaml
 
 NUMBER = 7
 CHECKOUT = "flags/checkout/checkout-redesign.yaml"
@@ -53,13 +53,6 @@ def fake() -> Iterator[FakeGitHub]:
             server.add_team(OWNER, slug, members)
         yield server
         assert server.errors == []
-
-
-def edit(repo: GitRepo, path: str, old: str, new: str) -> None:
-    target = repo.root / path
-    text = target.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    target.write_text(text.replace(old, new))
 
 
 @dataclass

@@ -28,7 +28,7 @@ from flaggate.model.settings import Prometheus
 from flaggate.policy.result import Decision, Evaluation, GateResult, GateStatus
 from flaggate.publish.comment import next_action
 from flaggate.publish.status import status_state
-from tests.gitrepo import CliResult, GitRepo
+from tests.gitrepo import CliResult, GitRepo, edit
 from tests.prometheus import (
     LoopbackServer,
     PrometheusServer,
@@ -488,13 +488,6 @@ def with_metric_gate(repo: GitRepo, query: str = STAGING_ERROR_RATE, extra: str 
     )
     path.write_text(text.replace("riskLevel: critical\n", block))
     repo.commit("metric gate on production")
-
-
-def edit(repo: GitRepo, path: str, old: str, new: str) -> None:
-    target = repo.root / path
-    text = target.read_text()
-    assert text.count(old) == 1, f"{old!r} not once in {path}"
-    target.write_text(text.replace(old, new))
 
 
 def on_branch(repo: GitRepo, change: str) -> None:

@@ -19,20 +19,13 @@ from tests.github_env import (
     run_action,
     webhook_payload,
 )
-from tests.gitrepo import GitRepo, flag_yaml
+from tests.gitrepo import GitRepo, edit, flag_yaml
 
 CHECKOUT = "flags/checkout/checkout-redesign.yaml"
 PROD_OFF = "production:\n      enabled: false\n      variant: off"
 PROD_ON = "production:\n      enabled: true\n      variant: on"
 PROD_ROLLOUT = "production:\n      enabled: true\n      rollout: {on: 10, off: 90}"
 NUMBER = 7
-
-
-def edit(repo: GitRepo, path: str, old: str, new: str) -> None:
-    target = repo.root / path
-    text = target.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    target.write_text(text.replace(old, new))
 
 
 @dataclass

@@ -29,7 +29,7 @@ from tests.github_env import (
     run_action,
     webhook_payload,
 )
-from tests.gitrepo import GitRepo
+from tests.gitrepo import GitRepo, edit
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 """When the pull requests are opened."""
@@ -112,13 +112,6 @@ def dated(moment: datetime) -> Iterator[None]:
     stamp = f"{int(moment.timestamp())} +0000"
     with mock.patch.dict(os.environ, {"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}):
         yield
-
-
-def edit(repo: GitRepo, path: str, old: str, new: str) -> None:
-    target = repo.root / path
-    text = target.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    target.write_text(text.replace(old, new))
 
 
 def turn_on(repo: GitRepo) -> str:
