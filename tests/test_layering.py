@@ -13,8 +13,15 @@ ALLOWED = {
     "flaggate.errors": (),
     "flaggate.clock": ("flaggate.errors",),
     "flaggate.yamlio": ("flaggate.errors",),
+    "flaggate.patterns": (),
     "flaggate.git": ("flaggate.errors",),
-    "flaggate.model": ("flaggate.errors", "flaggate.clock", "flaggate.yamlio", "flaggate.model"),
+    "flaggate.model": (
+        "flaggate.errors",
+        "flaggate.clock",
+        "flaggate.yamlio",
+        "flaggate.patterns",
+        "flaggate.model",
+    ),
     "flaggate.diff": ("flaggate.model.flags", "flaggate.model.base"),
     "flaggate.policy": (
         "flaggate.errors",
@@ -25,6 +32,7 @@ ALLOWED = {
         "flaggate.model.settings",
         "flaggate.model.base",
         "flaggate.policy",
+        "flaggate.patterns",
         "flaggate.pull.context",
     ),
 }

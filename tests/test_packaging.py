@@ -19,6 +19,7 @@ DISTRIBUTIONS = {
     "yaml": "pyyaml",
     "ruamel": "ruamel.yaml",
     "markdown_it": "markdown-it-py",
+    "re2": "google-re2",
     "httpx_retries": "httpx-retries",
 }
 

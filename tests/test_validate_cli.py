@@ -15,7 +15,8 @@ from tests.gitrepo import EXAMPLE_FLAGS, CliResult, GitRepo, flag_yaml
 
 PROBLEM_LINE = re.compile(r"^(?P<path>[^:\s]+)(?::(?P<line>\d+))?: (?P<message>.+)$")
 SUMMARY = re.compile(
-    r"^flaggate: (\d+) problem\(s\) in (\d+) flag file\(s\), policies in policies/$"
+    r"^flaggate: (\d+) problem\(s\): (\d+) in (\d+) flag file\(s\), (\d+) in policies/"
+    r"(?:, (\d+) elsewhere)?$"
 )
 EXAMPLE_COUNT = len(list(EXAMPLE_FLAGS.rglob("*.yaml")))
 
@@ -34,6 +35,8 @@ def problem_lines(result: CliResult) -> list[str]:
     assert summary is not None, lines[-1]
     problems = lines[:-1]
     assert int(summary.group(1)) == len(problems)
+    counted = [int(summary.group(i) or 0) for i in (2, 4, 5)]
+    assert sum(counted) == len(problems), lines[-1]
     for line in problems:
         assert PROBLEM_LINE.match(line), f"not `path:line: message`: {line!r}"
     assert problems == sorted(problems, key=_sort_key), "problems must come sorted"
@@ -142,14 +145,14 @@ BROKEN: dict[str, tuple[dict[str, str | bytes], list[str]]] = {
     "oversize-flag-file": (
         {"flags/big.yaml": b"#" * (MAX_FILE_BYTES + 1)},
         [
-            f"flags/big.yaml: file is {MAX_FILE_BYTES + 1} bytes, larger than the "
+            f"flags/big.yaml:1: file is {MAX_FILE_BYTES + 1} bytes, larger than the "
             f"{MAX_FILE_BYTES} allowed"
         ],
     ),
     "oversize-policy-file": (
         {"policies/huge.yaml": b"#" * (MAX_FILE_BYTES + 10)},
         [
-            f"policies/huge.yaml: file is {MAX_FILE_BYTES + 10} bytes, larger than the "
+            f"policies/huge.yaml:1: file is {MAX_FILE_BYTES + 10} bytes, larger than the "
             f"{MAX_FILE_BYTES} allowed"
         ],
     ),
@@ -212,7 +215,7 @@ def test_every_problem_of_every_file_is_listed_and_counted(repo: GitRepo) -> Non
         "flags/one/enabled.yaml:11: spec.environments.development.enabled: Input should be a "
         "valid boolean (got 'yes')",
         "flags/one/stem.yaml:4: metadata.name: 'demo' must equal the file name's stem 'stem'",
-        f"flags/three/big.yaml: file is {MAX_FILE_BYTES + 1} bytes, larger than the "
+        f"flags/three/big.yaml:1: file is {MAX_FILE_BYTES + 1} bytes, larger than the "
         f"{MAX_FILE_BYTES} allowed",
         "flags/two/multi.yaml:12: spec.environments.development.variant: unknown variant "
         "'maybe' (variants: on, off)",
@@ -223,7 +226,7 @@ def test_every_problem_of_every_file_is_listed_and_counted(repo: GitRepo) -> Non
         "flags/two/syntax.yaml:1: invalid YAML: mapping values are not allowed in this context",
     ]
     assert result.stderr.splitlines()[-1] == (
-        f"flaggate: 8 problem(s) in {EXAMPLE_COUNT + 7} flag file(s), policies in policies/"
+        f"flaggate: 8 problem(s): 8 in {EXAMPLE_COUNT + 7} flag file(s), 0 in policies/"
     )
 
 
@@ -322,7 +325,7 @@ def test_parallel_run_reports_the_same_problems_as_a_serial_run(big_repo: GitRep
     assert problem_lines(parallel) == BIG_PROBLEMS
     assert parallel.stderr == serial.stderr
     assert serial.stderr.splitlines()[-1] == (
-        f"flaggate: 4 problem(s) in {MANY + 1} flag file(s), policies in policies/"
+        f"flaggate: 4 problem(s): 4 in {MANY + 1} flag file(s), 0 in policies/"
     )
 
 

@@ -2,7 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any
+
+EXCERPT_LIMIT = 100
+"""Characters of an input value a message quotes at most."""
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` on one line with every control character escaped (``\\n``, ``\\x1b``...), so
+    input quoted in a message can neither forge another line nor drive the terminal."""
+    return _UNPRINTABLE.sub(lambda m: _ESCAPES.get(m.group(), _escape(m.group())), text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def excerpt(value: Any, limit: int = EXCERPT_LIMIT) -> str:
+    """``repr`` of an input value for a message, cut to ``limit`` characters."""
+    text = printable(repr(value))
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 3]}... ({len(text)} characters)"
 
 
 @dataclass(frozen=True)
@@ -25,7 +52,7 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else self.path
-        return f"{where}: {self.message}"
+        return printable(f"{where}: {self.message}")
 
 
 class FlaggateError(Exception):
@@ -39,7 +66,7 @@ class FlaggateError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        return f"{self.message} ({self.hint})" if self.hint else self.message
+        return printable(f"{self.message} ({self.hint})" if self.hint else self.message)
 
 
 class GitError(FlaggateError):

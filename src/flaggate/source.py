@@ -66,7 +66,7 @@ def _tree_policies(
     for entry in regular:
         content = blobs[entry.oid]
         if isinstance(content, int):
-            problems.append(Problem(entry.path, None, too_large(content)))
+            problems.append(Problem(entry.path, 1, too_large(content)))
         else:
             files[entry.path] = content
     if problems:
@@ -347,7 +347,7 @@ def _load(
     path: str, content: bytes | int, envs: frozenset[str] | None
 ) -> tuple[FeatureFlag | None, list[Problem]]:
     if isinstance(content, int):
-        return None, [Problem(path, None, too_large(content))]
+        return None, [Problem(path, 1, too_large(content))]
     return load_flag(path, content, envs)
 
 

@@ -24,6 +24,8 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import BaseResolver
 
+from flaggate.errors import excerpt
+
 MAX_FILE_BYTES = 1024 * 1024
 """Files larger than this are rejected before parsing."""
 
@@ -110,6 +112,12 @@ else:  # pragma: no cover - only where libyaml is missing
             Yaml12Resolver.__init__(self)
 
 
+_NOT_YAML_CHARACTER = re.compile(
+    "[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+"""A character YAML does not allow in a stream (YAML 1.2, 5.1: c-printable)."""
+
+
 def too_large(size: int) -> str:
     """The message for a file over :data:`MAX_FILE_BYTES`."""
     return f"file is {size} bytes, larger than the {MAX_FILE_BYTES} allowed"
@@ -150,7 +158,7 @@ def load_documents(text: str | bytes) -> list[Document]:
     """Parse every document of a YAML stream safely; raise :class:`YamlError` on any problem."""
     size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_FILE_BYTES:
-        raise YamlError(too_large(size))
+        raise YamlError(too_large(size), 1)
     if isinstance(text, bytes):
         raw = text
         try:
@@ -159,6 +167,10 @@ def load_documents(text: str | bytes) -> list[Document]:
             bad_line = raw.count(b"\n", 0, exc.start) + 1
             message = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
             raise YamlError(message, bad_line) from None
+    bad = _NOT_YAML_CHARACTER.search(text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        raise YamlError(f"character U+{ord(bad.group()):04X} is not allowed in YAML", line)
     composer = _Composer(text)
     documents: list[Document] = []
     try:
@@ -173,7 +185,7 @@ def load_documents(text: str | bytes) -> list[Document]:
             f"invalid YAML: {exc.problem or exc.context}", _error_line(exc, text)
         ) from None
     except yaml.YAMLError as exc:
-        raise YamlError(f"invalid YAML: {exc}") from None
+        raise YamlError(f"invalid YAML: {exc}", 1) from None
     finally:
         composer.dispose()
     return documents
@@ -222,7 +234,8 @@ class _Builder:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise YamlError(
-                f"document expands to more than {MAX_NODES} nodes (alias bomb?)", _line(node)
+                f"more than {MAX_NODES} nodes (aliases count each time they are used)",
+                _line(node),
             )
         if depth > MAX_DEPTH:
             raise YamlError(f"nesting deeper than {MAX_DEPTH} levels", _line(node))
@@ -242,7 +255,7 @@ class _Builder:
                     raise YamlError("mapping keys must be plain values", _line(key_node))
                 key = key_node.value if key_node.tag == _STR else _scalar(key_node)
                 if key in result:
-                    raise YamlError(f"duplicate key {key!r}", _line(key_node))
+                    raise YamlError(f"duplicate key {excerpt(key)}", _line(key_node))
                 result[key] = self.build(value_node, depth + 1)
             return result
         raise YamlError(f"unsupported node {kind.__name__}", _line(node))  # pragma: no cover
@@ -277,5 +290,6 @@ def _scalar(node: ScalarNode) -> Any:
                 return math.nan
             return float(value)
     except ValueError:
-        raise YamlError(f"{value!r} is not a valid {tag.rsplit(':', 1)[-1]}", _line(node)) from None
+        kind = tag.rsplit(":", 1)[-1]
+        raise YamlError(f"{excerpt(value)} is not a valid {kind}", _line(node)) from None
     raise YamlError(f"tag {tag!r} is not allowed", _line(node))

@@ -25,7 +25,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `flaggate validate`."""
     parser.add_argument("path", nargs="?", type=Path, default=Path("."), help="repository root")
     parser.add_argument("--policies", default=POLICIES_DIR, help="policy directory")
-    parser.add_argument("--jobs", type=int, default=0, help="worker processes (0: one per core)")
+    parser.add_argument(
+        "--jobs", type=_positive, default=None, help="worker processes (default: one per core)"
+    )
+
+
+def _below(path: str, folder: str) -> bool:
+    return path.rstrip("/") == folder or path.startswith(f"{folder}/")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,9 +58,17 @@ def run(args: argparse.Namespace) -> int:
     problems += repository_problems(root, layout)
     for problem in sorted(problems):
         print(problem, file=sys.stderr)
+    for warning in policies.role_warnings() if policies else ():
+        print(f"{args.policies}/: warning: {warning}", file=sys.stderr)
     summary = f"{len(files)} flag file(s), policies in {args.policies}/"
     if problems:
-        print(f"flaggate: {len(problems)} problem(s) in {summary}", file=sys.stderr)
+        in_policies = sum(1 for p in problems if _below(p.path, layout.policies_dir))
+        in_flags = sum(1 for p in problems if _below(p.path, layout.flags_dir))
+        counts = f"{in_flags} in {len(files)} flag file(s), {in_policies} in {args.policies}/"
+        others = len(problems) - in_flags - in_policies
+        if others:
+            counts += f", {others} elsewhere"
+        print(f"flaggate: {len(problems)} problem(s): {counts}", file=sys.stderr)
         return 2
     print(f"ok: {summary}: no problems")
     return 0
@@ -61,13 +85,13 @@ def _check_policies(root: Path, policies_dir: str) -> tuple[list[Problem], Polic
     if not files and not problems:
         return [Problem(f"{policies_dir}/", None, "no policy files found")], None
     try:
-        return problems, load_policies(files)
+        return problems, load_policies(files, complete=not problems)
     except ConfigError as exc:
         return problems + exc.problems, None
 
 
 def check_flags(
-    root: Path, files: list[Path], envs: frozenset[str] | None, jobs: int = 0
+    root: Path, files: list[Path], envs: frozenset[str] | None, jobs: int | None = None
 ) -> tuple[list[Problem], list[tuple[str, str]]]:
     """Problems of every flag file and the (flag key, path) of each that loaded."""
     workers = jobs or os.cpu_count() or 1
@@ -182,6 +206,6 @@ def _read(root: Path, path: Path, problems: list[Problem]) -> bytes | None:
         problems.append(Problem(rel, None, f"cannot read: {exc.strerror}"))
         return None
     if isinstance(content, int):
-        problems.append(Problem(rel, None, too_large(content)))
+        problems.append(Problem(rel, 1, too_large(content)))
         return None
     return content

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from flaggate.errors import ConfigError, Problem
+from flaggate.errors import ConfigError, Problem, excerpt
 from flaggate.model.flags import FeatureFlag, semantic_problems
 from flaggate.model.policy import (
     ApprovalPolicy,
@@ -57,9 +57,7 @@ def validation_problems(path: str, doc: Document, exc: ValidationError) -> list[
     """
     grouped: dict[Loc, list[Any]] = {}
     for error in exc.errors(include_url=False):
-        loc = tuple(part for part in error["loc"] if isinstance(part, str | int))
-        # Strip pydantic's union/validator markers (e.g. 'function-after[...]', 'bool').
-        loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in _TYPE_TAGS)))
+        loc = _data_path(doc.data, tuple(p for p in error["loc"] if isinstance(p, str | int)))
         grouped.setdefault(loc, []).append(error)
     problems = []
     for loc, errors in grouped.items():
@@ -72,6 +70,34 @@ def validation_problems(path: str, doc: Document, exc: ValidationError) -> list[
         else:
             problems += [Problem(path, doc.line_of(loc), _describe(loc, e)) for e in errors]
     return problems
+
+
+def _data_path(data: Any, loc: Loc) -> Loc:
+    """The steps of pydantic's ``loc`` that are keys or indexes in ``data``; the others are
+    pydantic's union and validator markers (``function-after[...]``, ``bool``), skipped
+    unless the data has such a key (a user's key may contain ``[``)."""
+    path: list[str | int] = []
+    node = data
+    for step in loc:
+        child = _child(node, step)
+        if child is not _ABSENT:
+            node = child
+            path.append(step)
+        elif not (isinstance(step, str) and ("[" in step or step in _TYPE_TAGS)):
+            path.append(step)  # a key pydantic names that the data lacks
+            node = None
+    return tuple(path)
+
+
+_ABSENT = object()
+
+
+def _child(node: Any, step: str | int) -> Any:
+    if isinstance(node, dict):
+        return node.get(step, _ABSENT)
+    if isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+        return node[step]
+    return _ABSENT
 
 
 _TYPE_TAGS = frozenset({"bool", "str", "int", "float", "dict[str,any]", "list"})
@@ -100,8 +126,7 @@ def _describe(loc: Loc, error: Any) -> str:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return excerpt(value)
 
 
 def located(path: str, doc: Document, loc: Loc, message: str) -> Problem:
@@ -150,8 +175,11 @@ def load_flag(
     return (None if problems else flag), problems
 
 
-def load_policies(files: Mapping[str, bytes]) -> PolicySet:
-    """Load and cross-check every policy file; raise :class:`ConfigError` with all problems."""
+def load_policies(files: Mapping[str, bytes], *, complete: bool = True) -> PolicySet:
+    """Load and cross-check every policy file; raise :class:`ConfigError` with all problems.
+
+    ``complete`` False: some policy files could not be read (their problems are reported by
+    the caller), so a missing Environments document is not reported again."""
     problems: list[Problem] = []
     found: dict[str, tuple[str, Document, BaseModel]] = {}
     for path in sorted(files):
@@ -162,6 +190,8 @@ def load_policies(files: Mapping[str, bytes]) -> PolicySet:
         for doc in documents:
             problems += _load_policy_document(path, doc, found)
     if "Environments" not in found and not problems:
+        if not complete:  # the caller reports why: nothing to add
+            raise ConfigError([])
         problems.append(Problem("policies/", None, "no Environments document found"))
     if problems:
         raise ConfigError(sorted(problems))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from flaggate.errors import excerpt
 from flaggate.model.base import (
     DocumentMetadata,
     Model,
@@ -18,6 +18,7 @@ from flaggate.model.base import (
     StrList,
     WholeNumber,
 )
+from flaggate.patterns import PatternError, compiled
 
 Operator = Literal[
     "equals",
@@ -93,9 +94,12 @@ class Condition(Model):
             if not isinstance(value, str):
                 raise ValueError("operator 'regex' needs a string value")
             try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {value!r}: {exc}") from None
+                compiled(value)
+            except PatternError as exc:
+                raise ValueError(
+                    f"invalid regex {excerpt(value)}: {exc} (patterns use RE2 syntax: "
+                    "no backreferences or look-around)"
+                ) from None
         if op == "exists" and value is not None and not isinstance(value, bool):
             raise ValueError("operator 'exists' takes true, false or no value")
         if op not in ("exists",) and value is None and op not in ("equals", "notEquals"):
@@ -213,11 +217,19 @@ _CLOCK = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 _LOCAL_TIME = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")]
 
 
+FREEZE_YEARS = (1970, 9998)
+"""Years an absolute freeze window may use: any time zone's offset keeps them representable."""
+
+
 def _local_time(text: str, field: str) -> datetime:
     try:
-        return datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
     except ValueError as exc:
         raise ValueError(f"`{field}` {text!r} is not a valid date and time: {exc}") from None
+    first, last = FREEZE_YEARS
+    if not first <= moment.year <= last:
+        raise ValueError(f"`{field}` {text!r} is out of range (years {first} to {last})")
+    return moment
 
 
 class FreezeWindow(Model):

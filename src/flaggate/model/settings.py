@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from flaggate.model.base import DocumentMetadata, Model, NonEmpty, NonNegativeWhole, StrList
 
@@ -203,11 +203,28 @@ class Gates(Model):
 class SettingsSpec(Model):
     statusContext: NonEmpty = "flaggate"
     flagsPath: NonEmpty = "flags"
+    """The folder of the flag files: a relative path inside the repository."""
     emergency: Emergency = Emergency()
     tickets: Tickets | None = None
     audit: Audit = Audit()
     notifications: Annotated[tuple[Notification, ...], Field(strict=False)] = ()
     gates: Gates = Gates()
+
+    @field_validator("flagsPath")
+    @classmethod
+    def _inside_the_repository(cls, path: str) -> str:
+        parts = path.rstrip("/").split("/")
+        if (
+            path.startswith("/")
+            or "\\" in path
+            or ":" in parts[0]
+            or any(part in ("", ".", "..") for part in parts)
+        ):
+            raise ValueError(
+                f"{path!r} must be a relative path to a folder inside the repository, "
+                "e.g. `flags` (no leading `/`, no empty, `.` or `..` parts)"
+            )
+        return path.rstrip("/")
 
 
 class Settings(Model):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
-from functools import cache
 from typing import Any
 
 from flaggate.model.policy import Condition
+from flaggate.patterns import compiled
 
 _MISSING = object()
 
@@ -86,13 +85,8 @@ def _less(actual: Any, expected: Any) -> bool:
     return a is not None and b is not None and a < b
 
 
-@cache
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def _regex(actual: Any, expected: Any) -> bool:
-    pattern = _compiled(expected)
+    pattern = compiled(expected)
     if isinstance(actual, str):
         return pattern.search(actual) is not None
     if isinstance(actual, list | tuple):
