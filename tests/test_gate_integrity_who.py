@@ -250,8 +250,10 @@ def test_a_description_edited_after_the_label_before_flaggate_saw_it_covers_noth
 ) -> None:
     pr = open_pull(repo, fake, turn_on, "Incident: INC-1\nSeverity: SEV3\nJustification: x\n")
     pr.send("pull_request", "opened")
-    fake.add_label_event(OWNER, NAME, NUMBER, "emergency", "olga")
-    fake.update_pull(OWNER, NAME, NUMBER, body=SEV1, editor="dev")
+    labeled = datetime.now(UTC) + timedelta(seconds=5)
+    fake.add_label_event(OWNER, NAME, NUMBER, "emergency", "olga", created_at=labeled)
+    edited = labeled + timedelta(seconds=1)
+    fake.update_pull(OWNER, NAME, NUMBER, body=SEV1, editor="dev", edited_at=edited)
     result = pr.send("pull_request_review", "submitted")
     assert result.outputs["decision"] == "failed"
     assert "what the label covered cannot be told" in pr.status()["description"]

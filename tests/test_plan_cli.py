@@ -111,6 +111,8 @@ def test_committed_branches_and_merge_base(repo: GitRepo) -> None:
     assert data["head"] == repo.git("rev-parse", "feature")
     merged = repo.git("merge-tree", "--write-tree", "main", "feature")
     assert data["mergedTree"] == merged
+    assert data["mergeBase"] == repo.git("merge-base", "main", "feature")
+    assert data["mergeBase"] != data["base"]
 
 
 def test_policy_edited_in_the_pull_request_is_ignored(repo: GitRepo) -> None:
@@ -222,6 +224,7 @@ def test_invalid_head_file_reports_file_and_line(repo: GitRepo) -> None:
     )
     assert "Traceback" not in result.stderr
     assert result.json()["decision"] == "invalid"
+    assert result.json()["errors"] == result.stderr.splitlines()
 
 
 def test_broken_base_file_counts_every_environment_as_changed(repo: GitRepo) -> None:
@@ -246,6 +249,8 @@ def test_invalid_policy_on_base_is_invalid(repo: GitRepo) -> None:
     result = repo.flaggate("plan")
     assert result.code == 2
     assert result.stderr.startswith("policies/stages.yaml:27: spec.stages.2.onTimeout:")
+    assert "Decision: INVALID" not in result.stderr
+    assert result.stdout.splitlines()[-1].startswith("Decision: INVALID — ")
 
 
 def test_text_output_is_aligned(repo: GitRepo) -> None:
@@ -268,9 +273,14 @@ def test_markdown_output(repo: GitRepo) -> None:
     assert (
         "| `checkout-redesign` | production | toggled, variant | off | on (true) |" in result.stdout
     )
-    assert "| ✅ | technical-review | 1 of tech-lead, senior-engineer | @alice (tech-lead) |" in (
-        result.stdout
-    )
+    assert result.stdout.startswith("## ✅ flaggate: `approved`\n")
+    assert (
+        "| ✅ | technical-review | 1 of tech-lead, senior-engineer "
+        "| @acme/tech-leads, @acme/senior-engineers | @alice (tech-lead) |"
+    ) in result.stdout
+    assert "**Next:** ready to merge." in result.stdout
+    assert "local preview by `flaggate plan`, not posted" in result.stdout
+    assert "<!--" not in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,9 @@ import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from flaggate.schemas import MODELS, generate, render
+from flaggate.diff import CHANGE_TYPES, POLICY_CHANGE_TYPES
+from flaggate.policy.result import Decision, GateStatus, StageStatus
+from flaggate.schemas import MODELS, OUTPUTS, generate, render
 from flaggate.yamlio import load_documents
 from tests.gitrepo import EXAMPLE_FLAGS, EXAMPLE_POLICIES, PROJECT
 
@@ -31,10 +33,12 @@ HAND_WRITTEN = ("audit-record.schema.json",)
 
 def test_every_model_has_a_committed_schema_and_nothing_else_is_committed() -> None:
     committed = sorted(p.name for p in SCHEMAS_DIR.glob("*.schema.json"))
-    assert committed == sorted([*(f"{name}.schema.json" for name in MODELS), *HAND_WRITTEN])
+    generated = [f"{name}.schema.json" for name in (*MODELS, *OUTPUTS)]
+    assert committed == sorted([*generated, *HAND_WRITTEN])
+    assert sorted(GENERATED) == sorted([*MODELS, *OUTPUTS])
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(GENERATED))
 def test_committed_schema_is_in_sync_with_the_model(name: str) -> None:
     committed = (SCHEMAS_DIR / f"{name}.schema.json").read_text()
     assert committed == render(GENERATED[name]), (
@@ -42,7 +46,7 @@ def test_committed_schema_is_in_sync_with_the_model(name: str) -> None:
     )
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(GENERATED))
 def test_schema_is_a_valid_draft_2020_12_schema(name: str) -> None:
     schema = GENERATED[name]
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -71,9 +75,11 @@ def test_check_command_fails_on_a_stale_schema_and_writing_fixes_it(tmp_path: Pa
     shutil.copytree(SCHEMAS_DIR, target)
     (target / "settings.schema.json").write_text("{}\n")
     (target / "role-bindings.schema.json").unlink()
+    (target / "plan-output.schema.json").write_text("{}\n")
     stale = _run_schemas("--check", str(target))
     assert stale.returncode == 1
     assert sorted(stale.stderr.splitlines()) == [
+        f"stale: {target / 'plan-output.schema.json'}",
         f"stale: {target / 'role-bindings.schema.json'}",
         f"stale: {target / 'settings.schema.json'}",
     ]
@@ -82,6 +88,36 @@ def test_check_command_fails_on_a_stale_schema_and_writing_fixes_it(tmp_path: Pa
     assert wrote.returncode == 0
     assert _run_schemas("--check", str(target)).returncode == 0
     assert (target / "settings.schema.json").read_text() == render(GENERATED["settings"])
+    assert (target / "plan-output.schema.json").read_text() == render(GENERATED["plan-output"])
+
+
+# --- the plan output's schema names what the code can print ----------------------------------
+
+
+def _plan_output_enum(*path: str) -> list[str]:
+    node = GENERATED["plan-output"]
+    for key in path:
+        node = node[key]
+    return node["enum"]  # type: ignore[no-any-return]
+
+
+def test_plan_output_enums_match_the_code() -> None:
+    assert _plan_output_enum("properties", "decision") == [*(d.value for d in Decision), "error"]
+    assert sorted(_plan_output_enum("$defs", "Change", "properties", "type")) == sorted(
+        {*CHANGE_TYPES, *POLICY_CHANGE_TYPES}
+    )
+    stage_status = _plan_output_enum("$defs", "Stage", "properties", "status")
+    assert stage_status == [s.value for s in StageStatus]
+    assert _plan_output_enum("$defs", "Gate", "properties", "status") == [
+        s.value for s in GateStatus
+    ]
+
+
+def test_plan_output_top_level_keys_are_all_required_and_closed() -> None:
+    schema = GENERATED["plan-output"]
+    assert schema["required"] == list(schema["properties"])
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["version"]["const"] == 1
 
 
 # --- differential: jsonschema and the pydantic models agree on STRUCTURE ---------------------

@@ -1,4 +1,5 @@
-"""Presenting an evaluation: JSON for machines, aligned text for people, Markdown for GitHub."""
+"""Presenting an evaluation: JSON for machines, aligned text for people, and the Markdown
+pieces the sticky comment (:mod:`flaggate.publish.comment`, the one Markdown renderer) uses."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC
 from typing import Any
 
 from flaggate.diff import describe_state
-from flaggate.policy.result import ChangeResult, Evaluation, StageResult, StageStatus
+from flaggate.policy.result import ChangeResult, Decision, Evaluation, StageResult, StageStatus
 
 MARKERS = {
     StageStatus.APPROVED: "✅",
@@ -40,6 +41,43 @@ def to_json(evaluation: Evaluation, context: dict[str, Any] | None = None) -> di
         "ignoredReviews": [{"login": i.login, "reason": i.reason} for i in evaluation.ignored],
         "errors": list(evaluation.errors),
     }
+
+
+PLAN_OUTPUT_VERSION = 1
+"""``version`` of the ``flaggate plan --format json`` document (schemas/plan-output.schema.json);
+raised when a key is removed or changes meaning, not when one is added."""
+
+ERROR = "error"
+"""The ``decision`` of a ``plan --format json`` document when nothing could be evaluated."""
+
+
+def plan_json(
+    evaluation: Evaluation,
+    *,
+    base: str | None = None,
+    merge_base: str | None = None,
+    merged_tree: str | None = None,
+    head: str | None = None,
+    notes: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The ``flaggate plan --format json`` document: always the same keys, None (null) for
+    what is not known (or, for ``head``, ``mergeBase`` and ``mergedTree``, the working tree)."""
+    context = {
+        "base": base,
+        "mergeBase": merge_base,
+        "mergedTree": merged_tree,
+        "head": head,
+        "notes": None if notes is None else list(notes),
+    }
+    return {"version": PLAN_OUTPUT_VERSION, **to_json(evaluation, context)}
+
+
+def plan_error_json(message: str) -> dict[str, Any]:
+    """The ``plan --format json`` document when a git error stopped the evaluation:
+    decision ``error``, the message as ``summary`` and only entry of ``errors``."""
+    data = plan_json(Evaluation(Decision.INVALID, message, errors=(message,)))
+    data["decision"] = ERROR
+    return data
 
 
 def dumps(data: dict[str, Any]) -> str:
@@ -183,38 +221,6 @@ def to_text(
         + f" — {evaluation.summary}"
     )
     return "\n".join(lines) + "\n"
-
-
-def to_markdown(evaluation: Evaluation, header: str, max_rows: int = 200) -> str:
-    """GitHub-flavoured Markdown: changes and stages as tables, then the decision."""
-    lines = [
-        f"### {header}",
-        "",
-        f"**Decision: `{evaluation.decision.value}`** — {md(evaluation.summary)}",
-        "",
-    ]
-    if evaluation.changes:
-        lines += [
-            "| Flag | Environment | Change | Before | After | Rule |",
-            "|---|---|---|---|---|---|",
-        ]
-        lines += [markdown_change_row(r) for r in evaluation.changes[:max_rows]]
-        left = len(evaluation.changes) - max_rows
-        if left > 0:
-            lines.append(f"| … | | | | | {left} more change(s) not shown |")
-        lines.append("")
-    if evaluation.stages:
-        lines += ["| | Stage | Needs | Approved by |", "|---|---|---|---|"]
-        for stage in evaluation.stages:
-            who = ", ".join(f"@{a.login} ({a.role})" for a in stage.approvals) or "—"
-            need = f"{stage.stage.required} of {', '.join(stage.stage.roles)}"
-            lines.append(f"| {MARKERS[stage.status]} | {stage.stage.name} | {need} | {who} |")
-        lines.append("")
-    if evaluation.gates:
-        lines += ["| Gate | Status | Detail |", "|---|---|---|"]
-        lines += [f"| {g.name} | {g.status.value} | {md(g.message)} |" for g in evaluation.gates]
-        lines.append("")
-    return "\n".join(lines)
 
 
 def markdown_change_row(result: ChangeResult) -> str:

@@ -90,10 +90,17 @@ def render(
     roles: Mapping[str, RoleBinding],
     state: CommentState,
     footer: str = "",
+    *,
+    hidden: bool = True,
 ) -> str:
-    """The comment body: always under GitHub's size limit, with left-out rows counted."""
+    """The comment body: always under GitHub's size limit, with left-out rows counted.
+
+    ``hidden=False`` leaves out the two HTML comments GitHub does not show (:data:`MARKER`
+    and the state): what `flaggate plan --format markdown` prints, a preview of the comment
+    that can never be taken for flaggate's sticky comment, nor carry state, if posted.
+    """
     for limit in _ROW_LIMITS:
-        body = _render(evaluation, roles, state, footer, limit)
+        body = _render(evaluation, roles, state, footer, limit, hidden)
         if len(body) <= MAX_COMMENT:
             return body
     return body[: MAX_COMMENT - 200] + "\n\n… (cut to fit GitHub's comment size limit)\n"
@@ -105,11 +112,11 @@ def _render(
     state: CommentState,
     footer: str,
     max_rows: int,
+    hidden: bool,
 ) -> str:
     decision = evaluation.decision
-    lines = [
-        MARKER,
-        state.to_html(),
+    lines = [MARKER, state.to_html()] if hidden else []
+    lines += [
         f"## {_ICONS[decision]} flaggate: `{decision.value}`",
         "",
         _md(evaluation.summary),

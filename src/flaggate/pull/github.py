@@ -11,7 +11,7 @@ from functools import cached_property
 from github import GithubException, UnknownObjectException
 from github.PullRequest import PullRequest as GithubPull
 
-from flaggate.github.api import explain
+from flaggate.github.api import explain, read_again_if_missing
 from flaggate.github.provenance import Provenance
 from flaggate.model.policy import RoleBinding
 from flaggate.pull.context import Review, ReviewState, latest_reviews
@@ -87,8 +87,8 @@ class GitHubPullRequest:
 
     @cached_property
     def _reviews(self) -> tuple[Review, ...]:
-        try:
-            raw = list(self.pull.get_reviews())
+        try:  # a 404 right after the pull request's event may be GitHub catching up
+            raw = read_again_if_missing(lambda: list(self.pull.get_reviews()))
         except GithubException as exc:
             raise explain(exc, "reading reviews", "'Pull requests: read'") from None
         reviews = []
@@ -214,7 +214,7 @@ class GitHubPullRequest:
         if kept is not None and kept.actor == actor and kept.labeled_at == labeled_at:
             return kept
         body_edited = self.evidence.provenance.body_edited_at
-        if body_edited is not None and body_edited > labeled_at:
+        if body_edited is not None and body_edited >= labeled_at:  # same second: cannot tell
             return None
         seen = self.evidence.observation
         if (
@@ -275,8 +275,8 @@ class GitHubPullRequest:
         org, slug = team.split("/", 1)
         requester = self.pull.requester
         if len(self._candidates) > 1:
-            try:
-                members = self._list_members(org, slug)
+            try:  # a 404 right after the team changed may be GitHub catching up
+                members = read_again_if_missing(lambda: self._list_members(org, slug))
             except GithubException as exc:
                 raise explain(
                     exc, f"reading the members of team {team}", MEMBERS_PERMISSION
