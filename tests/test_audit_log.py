@@ -270,7 +270,7 @@ def test_verify_names_the_first_bad_record(
         first = result.stderr.splitlines()[0]
         named = f"record {RECORDS[number - 1]['id']}: " if number else ""
         assert first == f"audit/2026/10.jsonl:{line}: {named}{reason}"
-        assert "is broken" in result.stderr.splitlines()[1]
+        assert "is broken" in result.stderr.splitlines()[-1]
         assert result.stdout == ""
 
 
@@ -429,7 +429,12 @@ def test_a_directory_source(repo: GitRepo, tmp_path: Path) -> None:
     for path, data in month_files(CHAINED).items():
         (checkout / path).parent.mkdir(parents=True, exist_ok=True)
         (checkout / path).write_bytes(data)
-    (checkout / "audit" / "README.md").write_text("not a month\n")
+    readme = checkout / "audit" / "README.md"
+    readme.write_text("not a month\n")
+    result = repo.flaggate("audit", "verify", "--path", str(checkout))
+    assert result.code == 1
+    assert result.stderr.splitlines()[0] == f"{readme}: {log.STRAY}"
+    readme.unlink()
     result = repo.flaggate("audit", "verify", "--path", str(checkout))
     assert result.code == 0, result.stderr
     assert "13 records" in result.stdout
@@ -578,7 +583,8 @@ def test_query_skips_a_garbled_line_with_a_warning(repo: GitRepo) -> None:
     rewrite(repo, "audit/2026/10.jsonl", _truncate_last)
     result = repo.flaggate("audit", "query", "--format", "json")
     assert ids(result) == [r["id"] for r in RECORDS if r is not RECORDS[8]]
-    assert "warning: audit/2026/10.jsonl:5: not a JSON record, skipped" in result.stderr
+    assert f"warning: audit/2026/10.jsonl:5: {log.GARBLED}, skipped" in result.stderr
+    assert result.stderr.endswith("; 1 skipped, see the warnings above\n")
 
 
 # --- export ----------------------------------------------------------------------------------

@@ -13,7 +13,16 @@ from typing import Any
 
 import pytest
 
-from flaggate.audit.record import GENESIS, Record, chain, dumps, record_hash, record_id
+from flaggate.audit.log import GitSource, verify
+from flaggate.audit.record import (
+    GENESIS,
+    MAX_RECORD,
+    Record,
+    chain,
+    dumps,
+    record_hash,
+    record_id,
+)
 from flaggate.audit.store import AppendResult, AuditAppendError, append
 from flaggate.git import Git
 from flaggate.model.settings import Audit
@@ -326,6 +335,16 @@ def test_a_corrupt_last_record_stops_the_append(remote: Remote) -> None:
     assert remote.tip() == tip
 
 
+def test_a_corrupt_archive_or_a_deeply_nested_last_line_stops_the_append(remote: Remote) -> None:
+    remote.put({"audit/archive/2026-11.jsonl.gz": b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03junk"})
+    with pytest.raises(AuditAppendError, match=r"archive/2026-11\.jsonl\.gz: corrupt archive"):
+        run(remote.clone(), [record(1)])
+    old = chained_file(list(chain([record(0)])))
+    remote.put({"audit/2026/11.jsonl": old + b"[" * 100_000 + b"]" * 100_000 + b"\n"})
+    with pytest.raises(AuditAppendError, match=r"11\.jsonl:2: the log's last record has no valid"):
+        run(remote.clone(), [record(1)])
+
+
 def test_a_month_stored_twice_stops_the_append(remote: Remote) -> None:
     old = chained_file(list(chain([record(0)])))
     remote.put({"audit/2026/11.jsonl": old, "audit/archive/2026-11.jsonl.gz": gzip.compress(old)})
@@ -528,6 +547,13 @@ def test_without_a_remote_a_moved_branch_is_retried(tmp_path: Path) -> None:
         ({"id": None}, "has no id"),
         ({"timestamp": "yesterday"}, "has no ISO-8601 timestamp: 'yesterday'"),
         ({"timestamp": None}, "has no ISO-8601 timestamp: None"),
+        ({"timestamp": "0001-01-01T00:00:00+01:00"}, "has no ISO-8601 timestamp: '0001-"),
+        ({"outcome": {"rollout": float("nan")}}, "cannot be written as JSON: Out of range float"),
+        ({"outcome": {"note": "\ud800"}}, "cannot be written as JSON: 'utf-8' codec"),
+        (
+            {"outcome": {"note": "x" * MAX_RECORD}},
+            r"would be a line of \d+ bytes, longer than the 4 MiB `flaggate audit` reads",
+        ),
     ],
 )
 def test_bad_records_are_refused_before_any_git(
@@ -537,3 +563,15 @@ def test_bad_records_are_refused_before_any_git(
     with pytest.raises(AuditAppendError, match=message):
         append(repo, [record(0), {**record(1), **change}], Audit(), message="m")
     assert repo.processes == 0
+
+
+def test_a_record_of_exactly_the_longest_line_is_written_and_read(remote: Remote) -> None:
+    empty = {**record(0), "outcome": {"note": ""}}
+    filler = MAX_RECORD - len(dumps(next(chain([empty]))).encode())
+    longest = {**empty, "outcome": {"note": "x" * filler}}
+    result = run(remote.clone(), [longest])
+    assert len(dumps(result.records[0]).encode()) == MAX_RECORD
+    checked = verify(GitSource(Git(remote.root)))
+    assert (checked.ok, checked.records) == (True, 1)
+    with pytest.raises(AuditAppendError, match=f"line of {MAX_RECORD + 1} bytes"):
+        run(remote.clone(), [{**record(1), "outcome": {"note": "x" * (filler + 1)}}])

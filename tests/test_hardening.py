@@ -287,3 +287,10 @@ def test_policy_mutations_load_or_give_located_problems(path: str, data: st.Data
         load_policies(files)
     except ConfigError as exc:
         _located(exc.problems)
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", "{a: .nan}"])
+def test_non_finite_variant_values_are_load_errors(repo: GitRepo, value: str) -> None:
+    edit(repo, CHECKOUT, "    on: true\n", f"    on: {value}\n")
+    [line] = problems_of(repo.flaggate("validate").stderr)
+    assert line.startswith(f"{CHECKOUT}:9: spec.variants: variant 'on': numbers must be finite")

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 EXCERPT_LIMIT = 100
 """Characters of an input value a message quotes at most."""
 
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
 
 def printable(text: str) -> str:
-    """``text`` on one line with every control character escaped (``\\n``, ``\\x1b``...), so
-    input quoted in a message can neither forge another line nor drive the terminal."""
-    return _UNPRINTABLE.sub(lambda m: _ESCAPES.get(m.group(), _escape(m.group())), text)
-
-
-def _escape(char: str) -> str:
-    code = ord(char)
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    """``text`` with every character that is not printable (control characters, line
+    separators, bidirectional overrides...) escaped as ``repr`` escapes it (``\\n``,
+    ``\\x1b``, ``\\u202e``): quoted input can neither forge a line nor drive a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def excerpt(value: Any, limit: int = EXCERPT_LIMIT) -> str:

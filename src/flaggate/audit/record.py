@@ -23,6 +23,17 @@ from typing import Any
 GENESIS = "0" * 64
 """``prevHash`` of the first record."""
 
+MAX_RECORD = 4 << 20
+"""The most bytes a record's line may hold (without its newline): 4 MiB.
+
+A record holds at most the state of one flag environment before and after a change, each
+read from a flag file of at most 1 MiB (:data:`flaggate.yamlio.MAX_FILE_BYTES`), whose JSON
+is about as long as its YAML (escaped quotes, backslashes and newlines at most double a
+string), plus a few KiB of context and gate results. Only contrived files go further (YAML
+aliases, ``1e300`` written out as an integer): the writer refuses such a record rather than
+write a line the readers would not load (:func:`flaggate.audit.store.append`), and readers
+report a longer line without holding it in memory."""
+
 EVENT_TYPES = (
     "flag.created",
     "flag.updated",

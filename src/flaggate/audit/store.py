@@ -34,12 +34,13 @@ import secrets
 import subprocess
 import tempfile
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flaggate.audit.record import GENESIS, Record, chain, dumps
+from flaggate.audit.record import GENESIS, MAX_RECORD, Record, chain, dumps, normalize
 from flaggate.errors import FlaggateError, GitError
 from flaggate.git import NULL_SHA, Git
 from flaggate.model.settings import Audit
@@ -50,8 +51,8 @@ IDENTITY = ("flaggate", "flaggate@users.noreply.github.com")
 DEFAULT_BRANCH = "flaggate-audit"
 
 _PRIVATE_REFS = "refs/flaggate/append"
-_MONTH = re.compile(r"(\d{4})/(\d{2})\.jsonl")
-_ARCHIVE = re.compile(r"archive/(\d{4})-(\d{2})\.jsonl\.gz")
+_MONTH = re.compile(r"([0-9]{4})/([0-9]{2})\.jsonl")
+_ARCHIVE = re.compile(r"archive/([0-9]{4})-([0-9]{2})\.jsonl\.gz")
 _HASH = re.compile(r"[0-9a-f]{64}")
 _RACE = ("(fetch first)", "(non-fast-forward)", "(stale info)", "but expected")
 
@@ -91,11 +92,12 @@ def append(
 ) -> AppendResult:
     """Append un-chained ``records`` (each with ``id`` and ``timestamp``) in the order given.
 
-    Raises :class:`AuditAppendError` for a record without ``id`` or ISO-8601 ``timestamp``
-    (before any git command), for a log it cannot continue (a last line without a hash, a
-    month stored twice) and after ``attempts`` failed fetches or pushes. ``backoff``: the
-    pause before attempt ``n`` (from 2) is random, up to ``backoff * 2 ** (n - 2)`` seconds,
-    so that racing writers spread out.
+    Raises :class:`AuditAppendError` for a record without ``id`` or ISO-8601 ``timestamp``,
+    one that JSON cannot hold (NaN, Infinity) and one whose line would be longer than
+    :data:`~flaggate.audit.record.MAX_RECORD` (before any git command), for a log it cannot
+    continue (a last line without a hash, a month stored twice) and after ``attempts`` failed
+    fetches or pushes. ``backoff``: the pause before attempt ``n`` (from 2) is random, up to
+    ``backoff * 2 ** (n - 2)`` seconds, so that racing writers spread out.
     """
     if attempts < 1:
         raise ValueError("attempts must be at least 1")
@@ -161,7 +163,8 @@ def _root(audit: Audit) -> str:
 
 
 def _month(record: Record) -> Month:
-    """The UTC month of a record's timestamp (validating the record on the way)."""
+    """The UTC month of a record's timestamp (validating the record on the way: readers must
+    be able to read its line)."""
     ident = record.get("id")
     if not isinstance(ident, str) or not ident:
         raise AuditAppendError(f"an audit record has no id: {dumps(record)[:200]}")
@@ -170,12 +173,22 @@ def _month(record: Record) -> Month:
         if not isinstance(stamp, str):
             raise ValueError(stamp)
         moment = datetime.fromisoformat(stamp)
-    except ValueError:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: before year 1 in UTC
         raise AuditAppendError(
             f"audit record {ident} has no ISO-8601 timestamp: {stamp!r}"
         ) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
+    try:  # the line as chain() will write it (both hashes are 64 characters)
+        line = dumps(normalize({**record, "prevHash": GENESIS, "hash": GENESIS})).encode()
+    except (ValueError, RecursionError) as exc:
+        raise AuditAppendError(f"audit record {ident} cannot be written as JSON: {exc}") from None
+    if len(line) > MAX_RECORD:
+        raise AuditAppendError(
+            f"audit record {ident} would be a line of {len(line)} bytes, longer than the "
+            f"{MAX_RECORD >> 20} MiB `flaggate audit` reads",
+            "nothing was written by this run",
+        )
     return (moment.year, moment.month)
 
 
@@ -232,7 +245,7 @@ def _load(git: Git, files: Sequence[_File]) -> None:
         if file.archived:
             try:
                 data = gzip.decompress(data)
-            except (OSError, EOFError) as exc:
+            except (OSError, EOFError, zlib.error) as exc:
                 raise AuditAppendError(f"{file.path}: corrupt archive: {exc}") from None
         # Split on "\n" only: the JSON of a record never holds a raw newline.
         file.lines = [line for line in data.split(b"\n") if line.strip()]
@@ -244,7 +257,7 @@ def _ids(file: _File) -> set[str]:
     for line in file.lines or ():
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(record, dict) and isinstance(record.get("id"), str):
             ids.add(record["id"])
@@ -260,7 +273,7 @@ def _last_hash(git: Git, files: dict[Month, _File]) -> str:
             continue
         try:
             last = json.loads(file.lines[-1])
-        except ValueError:
+        except (ValueError, RecursionError):
             last = None
         value = last.get("hash") if isinstance(last, dict) else None
         if not isinstance(value, str) or not _HASH.fullmatch(value):

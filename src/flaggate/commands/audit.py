@@ -36,7 +36,7 @@ from flaggate.audit.log import (
     write_csv,
     write_json,
 )
-from flaggate.errors import GitError, UsageError
+from flaggate.errors import GitError, UsageError, printable
 from flaggate.git import Git
 
 
@@ -63,7 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "verify",
         help="check every hash and link of the chain",
         description="Check every record's hash, the prevHash chain across months and archives, "
-        "and that no id appears twice. Exit 0 when intact, 1 naming the first bad record.",
+        "that no id appears twice and that every file below the log's directory is a month "
+        "file. Exit 0 when intact, 1 naming each problem (file and line).",
     )
     _source_options(check)
     check.add_argument(
@@ -191,14 +192,22 @@ def _filter(args: argparse.Namespace) -> Filter:
     )
 
 
-def _warn(message: str) -> None:
-    print(f"flaggate: warning: {message} (run `flaggate audit verify`)", file=sys.stderr)
+class _Warnings:
+    """Prints each warning of a query (one line) and counts them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, message: str) -> None:
+        self.count += 1
+        print(f"flaggate: warning: {message} (run `flaggate audit verify`)", file=sys.stderr)
 
 
 def _print_records(args: argparse.Namespace) -> int:
     where = _filter(args)
     source = _source(args)
-    matches = query(source, where, _warn)
+    warn = _Warnings()
+    matches = query(source, where, warn)
     if args.format == "csv":
         count = write_csv(matches, sys.stdout)
     elif args.format in ("json", "jsonl"):
@@ -207,7 +216,11 @@ def _print_records(args: argparse.Namespace) -> int:
         sys.stdout.buffer.flush()
     else:
         count = _write_table(matches)
-    print(f"flaggate: {count} record(s) from {source.description}", file=sys.stderr)
+    skipped = f"; {warn.count} skipped, see the warnings above" if warn.count else ""
+    print(
+        f"flaggate: {count} record(s) from {printable(source.description)}{skipped}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -246,22 +259,29 @@ def _part(record: dict[str, object], key: str) -> dict[str, object]:
 
 
 def _text(value: object) -> str:
-    return "-" if value is None else " ".join(str(value).split())
+    """A table cell: on one line, control characters escaped (a record cannot drive the
+    terminal)."""
+    return "-" if value is None else printable(" ".join(str(value).split()))
 
 
 def _verify(args: argparse.Namespace) -> int:
     source = _source(args)
     result = verify(source, full=args.full)
-    if result.bad is not None:
-        print(f"{result.bad}", file=sys.stderr)
+    if not result.ok:
+        for problem in result.problems:
+            print(problem, file=sys.stderr)
+        if result.count > len(result.problems):
+            hidden = result.count - len(result.problems)
+            print(f"flaggate: {hidden} more problem(s) not shown", file=sys.stderr)
+        intact = f"; the first {result.intact} are intact" if result.intact < result.records else ""
         print(
-            f"flaggate: audit log {source.description} is broken: {result.records} record(s) "
-            "intact before it",
+            f"flaggate: audit log {printable(source.description)} is broken: {result.count} "
+            f"problem(s) in {result.records} line(s) of {result.files} file(s){intact}",
             file=sys.stderr,
         )
         return 1
     if result.records == 0:
-        print(f"ok: 0 records in {source.description}")
+        print(f"ok: 0 records in {printable(source.description)}")
         return 0
     print(
         f"ok: {result.records} records, chain intact (first {result.first}, last {result.last}; "

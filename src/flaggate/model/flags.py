@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from flaggate.model.base import Model, Name, NonEmpty, StrList
 
@@ -39,6 +40,27 @@ class FlagSpec(Model):
 
     variants: dict[NonEmpty, VariantValue] = Field(default_factory=lambda: dict(DEFAULT_VARIANTS))
     environments: dict[Name, EnvironmentState] = Field(default_factory=dict)
+
+    @field_validator("variants")
+    @classmethod
+    def _finite(cls, variants: dict[str, VariantValue]) -> dict[str, VariantValue]:
+        for name, value in variants.items():
+            if not _finite(value):
+                raise ValueError(
+                    f"variant {name!r}: numbers must be finite (no .nan or .inf): JSON, "
+                    "OpenFeature and the audit log cannot carry them"
+                )
+        return variants
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_finite(item) for item in value)
+    return True
 
 
 class FeatureFlag(Model):
