@@ -17,7 +17,7 @@ from flaggate.integrations.ticket_updates import (
     merge_update,
     safely,
 )
-from flaggate.integrations.tickets import Ticket, TicketComment, TicketError
+from flaggate.integrations.tickets import Move, Ticket, TicketComment, TicketError
 from flaggate.model.settings import Tickets
 from flaggate.policy.result import GateStatus
 from tests.fakes.github import FakeGitHub
@@ -450,9 +450,9 @@ class RecordingTracker:
     def relabel(self, key: str, add: Any, remove: Any) -> None:
         self._call("relabel", (tuple(add), tuple(remove)))
 
-    def transition(self, key: str, name: str) -> str:
+    def move(self, key: str, name: str, dry_run: bool = False) -> Move:
         self._call("transition", name)
-        return name
+        return Move("moved", name, "Open")
 
     def set_fields(self, key: str, values: Any) -> None:
         self._call("set_fields", dict(values))

@@ -128,7 +128,8 @@ def run_gates(
                     )
     tickets = policies.settings.spec.tickets
     if tickets is not None:
-        gate = ticket_gate(changes, tickets, context.ticket or TicketLookup(None))
+        lookup = context.ticket or TicketLookup(None)
+        gate = ticket_gate(changes, tickets, lookup, context.base_flags, context.head_flags)
         if gate is not None:
             results.insert(0, gate)
     return _checks(required, context) + results

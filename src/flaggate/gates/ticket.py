@@ -5,7 +5,7 @@ status, has its required fields filled and, when its flag field is set, names th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from flaggate.diff import ALL_ENVIRONMENTS, Change
@@ -97,19 +97,50 @@ class TicketLookup:
         return ticket
 
 
-def required_environments(changes: Iterable[Change], settings: Tickets) -> list[str]:
-    """The environments the flag changes touch that require a ticket, in settings order."""
-    touched = {c.environment for c in changes if c.resource == "flag"}
-    if ALL_ENVIRONMENTS in touched:
+def required_environments(
+    changes: Iterable[Change],
+    settings: Tickets,
+    base_flags: Collection[str] | None = None,
+    head_flags: Collection[str] | None = None,
+) -> list[str]:
+    """The environments the flag changes touch that require a ticket, in settings order.
+
+    A flag created or deleted as a whole (its key in only one of ``base_flags`` and
+    ``head_flags``) touches every environment, whichever it defines; so does an edit of a
+    flag's metadata (environment ``*``). Without the flag keys (None), a created or deleted
+    environment entry touches only its environment.
+    """
+    flag_changes = [c for c in changes if c.resource == "flag"]
+    if any(_touches_all(c, base_flags, head_flags) for c in flag_changes):
         return list(settings.requiredFor)
+    touched = {c.environment for c in flag_changes}
     return [env for env in settings.requiredFor if env in touched]
 
 
+def _touches_all(
+    change: Change, base_flags: Collection[str] | None, head_flags: Collection[str] | None
+) -> bool:
+    """Whether the flag change touches every environment: a metadata edit, or a change of a
+    flag that exists on one side only."""
+    if change.environment == ALL_ENVIRONMENTS:
+        return True
+    if base_flags is None or head_flags is None:
+        return False
+    return (change.flag in base_flags) != (change.flag in head_flags)
+
+
 def ticket_gate(
-    changes: Sequence[Change], settings: Tickets, lookup: TicketLookup
+    changes: Sequence[Change],
+    settings: Tickets,
+    lookup: TicketLookup,
+    base_flags: Collection[str] | None = None,
+    head_flags: Collection[str] | None = None,
 ) -> GateResult | None:
-    """The gate, or None when no changed environment requires a ticket."""
-    envs = required_environments(changes, settings)
+    """The gate, or None when no changed environment requires a ticket. ``base_flags`` and
+    ``head_flags`` are the flag keys of the two sides (a mapping by key will do): a flag on
+    one side only is created or deleted as a whole, which requires the ticket of every
+    ``requiredFor`` environment (see `required_environments`)."""
+    envs = required_environments(changes, settings, base_flags, head_flags)
     if not envs:
         return None
     where = f"required for {', '.join(envs)}"
@@ -148,7 +179,8 @@ def ticket_gate(
         {
             c.flag
             for c in changes
-            if c.resource == "flag" and (c.environment in envs or c.environment == ALL_ENVIRONMENTS)
+            if c.resource == "flag"
+            and (c.environment in envs or _touches_all(c, base_flags, head_flags))
         }
     )
     reasons = ticket_problems(ticket, settings, flags)

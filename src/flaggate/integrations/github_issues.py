@@ -14,7 +14,7 @@ from github import GithubException
 from github.Issue import Issue
 from github.Repository import Repository
 
-from flaggate.integrations.tickets import Ticket, TicketComment, TicketError
+from flaggate.integrations.tickets import Move, Ticket, TicketComment, TicketError
 
 NO_RESPONSE = "_No response_"
 
@@ -85,19 +85,21 @@ class GitHubIssues:
         except Exception as exc:
             raise _unavailable(exc, f"labelling {key}") from None
 
-    def transition(self, key: str, name: str) -> str:
-        if name != "closed":
-            raise TicketError("config", f"a GitHub issue can only be closed, not moved to {name!r}")
+    def move(self, key: str, name: str, dry_run: bool = False) -> Move:
         issue = self._issue(key)
-        if issue.state == "closed":
-            return "closed"
-        try:
-            issue.edit(state="closed", state_reason="completed")
-        except GithubException as exc:
-            raise _error(exc, f"closing {key}", "'Issues: write'") from None
-        except Exception as exc:
-            raise _unavailable(exc, f"closing {key}") from None
-        return "closed"
+        state = issue.state or "open"
+        if name != "closed":
+            return Move("unavailable", state, state, ("closed",) if state != "closed" else ())
+        if state == "closed":
+            return Move("already", "closed", "closed")
+        if not dry_run:
+            try:
+                issue.edit(state="closed", state_reason="completed")
+            except GithubException as exc:
+                raise _error(exc, f"closing {key}", "'Issues: write'") from None
+            except Exception as exc:
+                raise _unavailable(exc, f"closing {key}") from None
+        return Move("moved", "closed", state)
 
     def set_fields(self, key: str, values: Mapping[str, str | float]) -> None:
         if values:

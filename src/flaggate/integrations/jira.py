@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from flaggate.integrations import http
-from flaggate.integrations.tickets import Ticket, TicketComment, TicketError, TicketErrorKind
+from flaggate.integrations.tickets import Move, Ticket, TicketComment, TicketError, TicketErrorKind
 from flaggate.model.settings import Tickets
 
 API = "/rest/api/3"
@@ -193,7 +193,7 @@ class JiraTickets:
                 json={"update": {"labels": ops}},
             )
 
-    def transition(self, key: str, name: str) -> str:
+    def move(self, key: str, name: str, dry_run: bool = False) -> Move:
         wanted = name.casefold()
         current = self._statuses.get(key)
         if current is None:
@@ -206,8 +206,9 @@ class JiraTickets:
             fields = issue.get("fields")
             status = fields.get("status") if isinstance(fields, dict) else None
             current = text(status.get("name")) if isinstance(status, dict) else ""
+            self._statuses[key] = current
         if current and current.casefold() == wanted:
-            return current
+            return Move("already", current, current)
         path = f"{self._issue_path(key)}/transitions"
         listed = _json_object(
             self._require("GET", path, f"reading the transitions of {key}", key), self._where
@@ -220,14 +221,31 @@ class JiraTickets:
             next((t for t in available if _target(t).casefold() == wanted), None),
         )
         if chosen is None:
-            names = ", ".join(text(t.get("name")) for t in available) or "none"
-            raise TicketError("config", f"{key} has no transition {name!r} (available: {names})")
-        self._require(
-            "POST", path, f"moving {key}", key, json={"transition": {"id": str(chosen.get("id"))}}
-        )
+            names = tuple(text(t.get("name")) for t in available)
+            return Move("unavailable", current, current, names)
+        if current and _target(chosen).casefold() == current.casefold():
+            # A transition named ``name`` that leads to the status the ticket is in.
+            return Move("already", current, current)
         reached = _target(chosen) or text(chosen.get("name"))
-        self._statuses[key] = reached
-        return reached
+        if not dry_run:
+            self._require(
+                "POST",
+                path,
+                f"moving {key}",
+                key,
+                json={"transition": {"id": str(chosen.get("id"))}},
+            )
+            self._statuses[key] = reached
+        return Move("moved", reached, current)
+
+    def transition(self, key: str, name: str) -> str:
+        """`move`, for a caller that only needs the status reached (or already in); no such
+        transition available is a ``config`` error naming the available ones."""
+        done = self.move(key, name)
+        if done.outcome == "unavailable":
+            names = ", ".join(done.available) or "none"
+            raise TicketError("config", f"{key} has no transition {name!r} (available: {names})")
+        return done.status
 
     def set_fields(self, key: str, values: Mapping[str, str | float]) -> None:
         """One ``PUT`` of the fields; each value is shaped for its field's type (a number, an

@@ -163,7 +163,8 @@ def apply_updates(
 ) -> tuple[list[str], list[str]]:
     """Make the updates not made before; the keys of the updates now known to be made and
     one line per action. Raises `TicketError` at the first failure (the rest wait for the
-    next run; nothing already made is repeated)."""
+    next run; nothing already made is repeated). A dry run only reads: the ticket's comments,
+    and its status and transitions to say what a transition would do."""
     known = set(done)
     made: list[str] = []
     lines: list[str] = []
@@ -174,19 +175,37 @@ def apply_updates(
             made.append(update.key)
             continue
         if dry_run:
+            if update.transition:
+                lines.append(move_ticket(provider, key, update.transition, dry_run=True))
             lines.append(f"would tell {key} the change was {update.event}")
             continue
         if update.add or update.remove:
             provider.relabel(key, update.add, update.remove)
         if update.transition:
-            status = provider.transition(key, update.transition)
-            lines.append(f"{key} moved to {status}")
+            lines.append(move_ticket(provider, key, update.transition))
         if update.fields:
             provider.set_fields(key, update.fields)
         provider.comment(key, update.comment)
         made.append(update.key)
         lines.append(f"told {key} the change was {update.event}")
     return made, lines
+
+
+def move_ticket(provider: TicketProvider, key: str, name: str, dry_run: bool = False) -> str:
+    """Move the ticket by the transition ``name``; one line saying what happened: ``FEAT-1
+    moved to Done``, ``FEAT-1 is already Done`` or (a dry run) ``would move FEAT-1 to Done``.
+    No such transition available from the ticket's status is a ``config`` `TicketError`."""
+    done = provider.move(key, name, dry_run)
+    if done.outcome == "unavailable":
+        names = ", ".join(done.available) or "none"
+        raise TicketError(
+            "config",
+            f"no transition to {name} is available from {done.previous or 'its status'} "
+            f"(available: {names})",
+        )
+    if done.outcome == "already":
+        return f"{key} is already {done.status}"
+    return f"would move {key} to {done.status}" if dry_run else f"{key} moved to {done.status}"
 
 
 def safely(

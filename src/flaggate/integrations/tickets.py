@@ -43,6 +43,27 @@ class Ticket:
     """A GitHub ``#N`` that is a pull request, not an issue."""
 
 
+MoveOutcome = Literal["moved", "already", "unavailable"]
+
+
+@dataclass(frozen=True)
+class Move:
+    """What asking a ticket to move by a transition found, or did."""
+
+    outcome: MoveOutcome
+    """``moved``: a transition was made (in a dry run: would be); ``already``: the ticket is
+    in that status (or the transition leads to the status it is in), nothing was done;
+    ``unavailable``: no transition by that name or to that status is available from the
+    ticket's status, nothing was done."""
+    status: str
+    """The ticket's status after the move: the one reached (or that a dry run would reach),
+    else the one it is in."""
+    previous: str
+    """The status the ticket was in ("" when the tracker does not say)."""
+    available: tuple[str, ...] = ()
+    """``unavailable``: the names of the transitions that are available."""
+
+
 @dataclass(frozen=True)
 class TicketComment:
     """A comment for a ticket, rendered by each tracker in its own format (ADF, markdown)."""
@@ -81,10 +102,11 @@ class TicketProvider(Protocol):
         """Add and remove labels (removing one that is absent is not an error)."""
         ...
 
-    def transition(self, key: str, name: str) -> str:
+    def move(self, key: str, name: str, dry_run: bool = False) -> Move:
         """Move the ticket by the transition named ``name`` (or the one leading to the status
-        named ``name``); the status reached. Already in that status: nothing is done. No such
-        transition is a ``config`` error naming the available ones."""
+        named ``name``), and say what happened (`Move`): already in that status, or no such
+        transition available, nothing is done. ``dry_run`` reads what would happen and
+        changes nothing."""
         ...
 
     def set_fields(self, key: str, values: Mapping[str, str | float]) -> None:
