@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +23,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("flaggate.commands.audit", "query, export, verify and archive the audit log"),
 }
 """Command name -> (module, help). Modules are imported only when their command runs."""
+
+LIBRARY_LOGGERS = ("github", "urllib3")
+"""Loggers of the HTTP stack under PyGithub. PyGithub installs a stderr handler on import and
+logs each retry there ("Request GET … failed with 403", "Retrying after 1 seconds"); urllib3
+warns of each retried connection. flaggate reports what finally failed in one line of its own."""
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -52,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[args.command][0])
+    _library_logs(args.debug)
     try:
         return int(module.run(args))
     except ConfigError as exc:
@@ -70,8 +77,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # fail closed: never look like success
         if args.debug:
             raise
+        failed = _github_failure(exc)
+        if failed is not None:
+            print(f"flaggate: error: {failed}", file=sys.stderr)
+            return 2
         print(
             f"flaggate: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
             file=sys.stderr,
         )
         return 2
+
+
+def _library_logs(debug: bool) -> None:
+    """Drop the records of :data:`LIBRARY_LOGGERS`, or with ``debug`` show them on stderr
+    (INFO and up: retries and failures, never a request's or an answer's body, where tokens
+    are). Call it once the command's module is imported: PyGithub sets its logger up then."""
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        for installed in list(logger.handlers):
+            logger.removeHandler(installed)
+        handler: logging.Handler = logging.NullHandler()
+        if debug:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("flaggate: debug: %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO if debug else logging.WARNING)
+        logger.propagate = False
+
+
+def _github_failure(exc: Exception) -> str | None:
+    """One line for a GitHub call that failed where no caller said what it was doing: GitHub
+    refused it or never answered (retries exhausted, connection dropped); None for any other
+    exception."""
+    if "github" not in sys.modules:  # PyGithub (and requests under it) never ran
+        return None
+    from flaggate.github.api import explain, is_request_error
+
+    if not is_request_error(exc):
+        return None
+    return str(explain(exc, "calling the GitHub API"))

@@ -19,7 +19,7 @@ from github.Repository import Repository
 from flaggate.commands.merged import after_merge, after_push
 from flaggate.commands.options import add_github_options
 from flaggate.commands.sweep import sweep
-from flaggate.github.api import explain
+from flaggate.github.api import REQUEST_ERRORS, explain
 from flaggate.github.event import (
     REVIEW_EVENTS,
     ActionsEnvironment,
@@ -30,7 +30,12 @@ from flaggate.github.event import (
     SweepEvent,
     read_event,
 )
-from flaggate.github.gate import evaluate_and_publish, reevaluate_targets, repository
+from flaggate.github.gate import (
+    evaluate_and_publish,
+    fail_unread,
+    reevaluate_targets,
+    repository,
+)
 from flaggate.github.queue import evaluate_merge_group
 from flaggate.incident.actions import record_review
 from flaggate.pull.ledger import Observation
@@ -66,10 +71,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         pull = repo.get_pull(event.number)
         merged, state = pull.merged, pull.state
-    except GithubException as exc:
-        raise explain(
-            exc, f"reading pull request #{event.number}", "'Pull requests: read'"
-        ) from None
+    except REQUEST_ERRORS as exc:
+        error = explain(exc, f"reading pull request #{event.number}", "'Pull requests: read'")
+        if event.closed:  # a merge to audit: no status to fail
+            raise error from None
+        return fail_unread(args, env, repo, event.payload, error)
     if merged or event.closed:
         return after_merge(args, env, repo, pull, review=event.name in REVIEW_EVENTS)
     if state != "open":

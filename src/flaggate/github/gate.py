@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from github import GithubException
 from github.IssueComment import IssueComment
@@ -26,7 +28,7 @@ from flaggate.errors import ConfigError, FlaggateError
 from flaggate.gates.runner import HeadChecks
 from flaggate.gates.ticket import TicketLookup
 from flaggate.git import Git
-from flaggate.github.api import RetryPolicy, connect, explain, request_json
+from flaggate.github.api import REQUEST_ERRORS, RetryPolicy, connect, explain, request_json
 from flaggate.github.checks import combined_statuses, commit_checks
 from flaggate.github.event import ActionsEnvironment
 from flaggate.github.evidence import Thread, gather, sealed_state
@@ -47,7 +49,7 @@ from flaggate.publish.status import description as status_description
 from flaggate.publish.status import shorten, status_state
 from flaggate.pull.github import Evidence, GitHubPullRequest
 from flaggate.pull.ledger import Ledger, Observation
-from flaggate.source import Comparison
+from flaggate.source import Comparison, read_policies
 
 
 def repository(env: ActionsEnvironment) -> Repository:
@@ -77,7 +79,7 @@ def reevaluate_targets(
         pulls: list[GithubPull] = list(
             repo.get_pulls(state="open", base=branch)[: MAX_REEVALUATED + 1]
         )
-    except GithubException as exc:
+    except REQUEST_ERRORS as exc:
         raise explain(
             exc, f"listing the pull requests into {branch}", "'Pull requests: read'"
         ) from None
@@ -323,7 +325,7 @@ def _give_notices(
         else:
             try:
                 pull.create_issue_comment(notice.text)
-            except GithubException as exc:
+            except REQUEST_ERRORS as exc:
                 print(f"flaggate: warning: {explain(exc, 'commenting')}", file=sys.stderr)
                 continue
         given.append(notice.key)
@@ -356,6 +358,43 @@ def _fail(
     append_summary(env.step_summary, f"## ⚠️ flaggate could not evaluate\n\n{error}\n")
     write_outputs(env.output, {"decision": "error", "plan": json.dumps({"error": str(error)})})
     return 2
+
+
+def fail_unread(
+    args: argparse.Namespace,
+    env: ActionsEnvironment,
+    repo: Repository,
+    payload: Mapping[str, Any],
+    error: FlaggateError,
+) -> int:
+    """Fail closed when the pull request itself cannot be read from GitHub: the ``error``
+    status goes on the head the event announces (``pull_request.head.sha``), in the status
+    context of the base's policies when the checkout has them (the default one otherwise)."""
+    pull = payload.get("pull_request")
+    pull = pull if isinstance(pull, Mapping) else {}
+    head = _sha(pull.get("head"))
+    if head is None:  # nowhere to write a status
+        raise error
+    return _fail(args, env, repo, head, _base_policies(env, args, pull.get("base")), error)
+
+
+def _sha(ref: object) -> str | None:
+    sha = ref.get("sha") if isinstance(ref, Mapping) else None
+    return sha if isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha) else None
+
+
+def _base_policies(
+    env: ActionsEnvironment, args: argparse.Namespace, base: object
+) -> PolicySet | None:
+    """The policies at the event's base commit, when the checkout has it (nothing is fetched:
+    this is for a status while GitHub is failing); None when they cannot be read."""
+    sha = _sha(base)
+    if sha is None:
+        return None
+    try:
+        return read_policies(Git(env.workspace), sha, args.policies)
+    except (FlaggateError, OSError):
+        return None
 
 
 def _unknown_trigger(
@@ -429,7 +468,7 @@ def _upsert_comment(pull: GithubPull, existing: IssueComment | None, body: str) 
             pull.create_issue_comment(body)
         elif existing.body != body:
             existing.edit(body)
-    except GithubException as exc:
+    except REQUEST_ERRORS as exc:
         print(
             f"flaggate: warning: {explain(exc, 'writing the pull request comment')}",
             file=sys.stderr,
