@@ -14,7 +14,8 @@ from typing import Any
 from tests.fakes.github import FakeGitHub
 from tests.gitrepo import GitRepo
 
-WEBHOOKS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "github" / "webhooks"
+WEBHOOKS = Path(__file__).resolve().parent / "data" / "github" / "webhooks"
+"""Real webhook payloads, ``tests/data/github/webhooks`` (sources: ``tests/data/SOURCES.md``)."""
 OWNER, NAME = "acme", "flags"
 REPOSITORY = f"{OWNER}/{NAME}"
 # The example organisation's teams and their members ("pending": invited, not a member).

@@ -1,6 +1,6 @@
 """The GitHub Action's own files: action.yml, the example workflow and the install script.
 
-Schemas (SchemaStore's, from shared/data), actionlint, the wiring of inputs to the variables
+Schemas (SchemaStore's, in tests/data/schemas), actionlint, the wiring of inputs to the variables
 `flaggate github` reads, script-injection rules, and the composite action's steps run for real
 (offline: the venv is seeded as actions/cache would restore it) against the fake GitHub API.
 """
@@ -51,7 +51,7 @@ INSTALL = PROJECT / "scripts" / "install-action.sh"
 GITHUB_COMMAND = PROJECT / "src/flaggate/github/gate.py"
 GITHUB_OPTIONS = PROJECT / "src" / "flaggate" / "commands" / "options.py"
 GITHUB_EVIDENCE = PROJECT / "src" / "flaggate" / "github" / "evidence.py"
-SCHEMAS = PROJECT.parent / "shared" / "data" / "schemas"
+SCHEMAS = Path(__file__).resolve().parent / "data" / "schemas"
 
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 # Which input feeds which variable of `flaggate github` (commands/github.py).

@@ -26,10 +26,6 @@ from tests.fakes.github import (
     FakeGitHub,
 )
 
-pytestmark = pytest.mark.skipif(
-    not samples.data_available(), reason=f"GitHub samples not found in {samples.DATA_DIR}"
-)
-
 TOKEN = "t0ken"
 BASE = "b" * 40
 FIRST = "c" * 40

@@ -13,13 +13,8 @@ import httpx
 import pytest
 from graphql import parse, validate
 
-from tests.fakes import github_samples as samples
 from tests.fakes.github import FakeGitHub
 from tests.fakes.github_graphql import SCHEMA, co_authors
-
-pytestmark = pytest.mark.skipif(
-    not samples.data_available(), reason=f"GitHub samples not found in {samples.DATA_DIR}"
-)
 
 TOKEN = "t0ken"
 BASE, FIRST, HEAD, FORCED = "b" * 40, "c" * 40, "a" * 40, "e" * 40

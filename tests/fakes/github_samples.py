@@ -1,4 +1,4 @@
-"""Real GitHub data from ``../shared/data/github`` (provenance in ``data/SOURCES.md``).
+"""Real GitHub data from ``tests/data/github`` (provenance in ``tests/data/SOURCES.md``).
 
 Three loaders, one per recording format:
 
@@ -21,7 +21,6 @@ import copy
 import functools
 import gzip
 import json
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,10 +30,8 @@ from typing import Any
 JSON = Any
 """A decoded JSON value."""
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-
-DATA_DIR = Path(os.environ.get("FLAGGATE_SHARED_DATA", _REPO_ROOT.parent / "shared" / "data"))
-"""Root of the shared third-party data (``FLAGGATE_SHARED_DATA`` overrides it)."""
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+"""``tests/data``: the third-party sample data the tests read (see its ``SOURCES.md``)."""
 
 GITHUB_DIR = DATA_DIR / "github"
 REST_DIR = GITHUB_DIR / "rest"
@@ -226,11 +223,6 @@ def union(primary: JSON, secondary: JSON) -> JSON:
     merged = {k: union(v, secondary.get(k)) for k, v in primary.items()}
     merged.update({k: copy.deepcopy(v) for k, v in secondary.items() if k not in primary})
     return merged
-
-
-def data_available() -> bool:
-    """Whether the shared GitHub samples are where this module looks for them."""
-    return REST_DIR.is_dir() and WEBHOOKS_DIR.is_dir()
 
 
 # --- templates of the fake server ------------------------------------------------------------

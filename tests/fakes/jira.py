@@ -11,7 +11,7 @@ Start it, point the Jira URL at :attr:`FakeJira.url`, set up issues with
         assert tickets.fetch("FEAT-1", ["Feature Flag"]).fields == {"Feature Flag": "checkout"}
 
 Every response body is built from Atlassian's own examples (the v3 OpenAPI document) and
-jira-cli's fixtures in ``shared/data/jira`` (see :func:`samples`): the example is copied, then
+jira-cli's fixtures in ``tests/data/jira`` (see :func:`samples`): the example is copied, then
 the keys, ids, names and values of the fake's issue are written over it. Where the two sources
 disagree the fixture wins (``fields.updated`` is a timestamp string, as Jira sends it, not the
 swagger example's ``1``).
@@ -42,15 +42,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Literal, NoReturn
 from urllib.parse import parse_qs, unquote, urlsplit
-
-from tests.fakes.github_samples import DATA_DIR
 
 JSON = Any
 """A decoded JSON value."""
 
-JIRA_DIR = DATA_DIR / "jira"
+JIRA_DIR = Path(__file__).resolve().parent.parent / "data" / "jira"
+"""``tests/data/jira``: the Jira samples (sources: ``tests/data/SOURCES.md``)."""
 SWAGGER = JIRA_DIR / "platform-swagger.v3.json"
 CLI_DIR = JIRA_DIR / "jira-cli-testdata"
 
