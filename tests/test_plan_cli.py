@@ -340,16 +340,8 @@ def test_demo_runs_on_the_bundled_example(repo: GitRepo) -> None:
     assert "Decision: APPROVED" in result.stdout
 
 
-@pytest.mark.parametrize(
-    ("now", "code", "decision", "freeze"),
-    [
-        ("2026-11-28T10:00Z", 1, "failed", "failed"),  # a Saturday
-        ("2026-11-30T10:00Z", 1, "pending", "passed"),  # a Monday
-    ],
-)
-def test_plan_runs_the_gates_it_can_and_keeps_the_rest_pending(
-    repo: GitRepo, now: str, code: int, decision: str, freeze: str
-) -> None:
+def add_production_gates(repo: GitRepo) -> None:
+    """Production requires the check `integration-tests` and freezes on weekends."""
     envs = repo.root / "policies/environments.yaml"
     envs.write_text(
         envs.read_text().replace(
@@ -360,6 +352,19 @@ def test_plan_runs_the_gates_it_can_and_keeps_the_rest_pending(
         )
     )
     repo.commit("gates on production")
+
+
+@pytest.mark.parametrize(
+    ("now", "code", "decision", "freeze"),
+    [
+        ("2026-11-28T10:00Z", 1, "failed", "failed"),  # a Saturday
+        ("2026-11-30T10:00Z", 1, "pending", "passed"),  # a Monday
+    ],
+)
+def test_plan_runs_the_gates_it_can_and_keeps_the_rest_pending(
+    repo: GitRepo, now: str, code: int, decision: str, freeze: str
+) -> None:
+    add_production_gates(repo)
     turn_on_checkout(repo)
     result = repo.flaggate("plan", "--format", "json", *BOTH_APPROVALS, env={"FLAGGATE_NOW": now})
     assert result.code == code

@@ -25,7 +25,7 @@ from flaggate.publish.comment import render as render_comment
 from flaggate.pull.offline import OfflinePullRequest, SimulatedReview
 from flaggate.schemas import generate
 from tests.gitrepo import PROJECT, CliResult, GitRepo
-from tests.test_plan_cli import BOTH_APPROVALS, CHECKOUT, turn_on_checkout
+from tests.test_plan_cli import BOTH_APPROVALS, CHECKOUT, add_production_gates, turn_on_checkout
 
 SCHEMA = json.loads((PROJECT / "schemas" / "plan-output.schema.json").read_text())
 KEYS = [
@@ -78,19 +78,6 @@ def break_base_policy(repo: GitRepo) -> None:
     path = repo.root / "policies/stages.yaml"
     path.write_text(path.read_text().replace("onTimeout: reject", "onTimeout: explode"))
     repo.commit("bad policy")
-
-
-def add_production_gates(repo: GitRepo) -> None:
-    envs = repo.root / "policies/environments.yaml"
-    envs.write_text(
-        envs.read_text().replace(
-            "riskLevel: critical",
-            "riskLevel: critical\n      requiredChecks: [integration-tests]\n"
-            "      freeze:\n"
-            "        - {name: weekends, days: [sat, sun], from: '00:00', to: '23:59'}",
-        )
-    )
-    repo.commit("gates on production")
 
 
 def gated_change(repo: GitRepo) -> None:
