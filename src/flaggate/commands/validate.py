@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from flaggate.errors import ConfigError, GitError, Problem
+from flaggate.errors import ConfigError, GitError, Problem, UsageError
 from flaggate.git import Git
 from flaggate.layout import Layout, attribute_problems, misplaced_documents
 from flaggate.model.load import is_yaml, load_flag, load_policies
@@ -23,7 +23,15 @@ PARALLEL_THRESHOLD = 2000
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `flaggate validate`."""
-    parser.add_argument("path", nargs="?", type=Path, default=Path("."), help="repository root")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="a repository root, or files in repositories (as pre-commit passes them): the "
+        "repository of each file (its nearest ancestor with .git, else the current directory) "
+        "is validated whole, once (default: .)",
+    )
     parser.add_argument("--policies", default=POLICIES_DIR, help="policy directory")
     parser.add_argument(
         "--jobs", type=_positive, default=None, help="worker processes (default: one per core)"
@@ -45,26 +53,65 @@ def _positive(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print one line per problem; exit 0 when there are none, 2 otherwise."""
-    root: Path = args.path
-    problems, policies = _check_policies(root, args.policies)
+    """Validate the repository of each argument, once each, in the order first named; exit 0
+    when none has a problem, 2 otherwise. With several repositories, each one's output is
+    preceded by a `== ROOT ==` line on stdout."""
+    roots = repository_roots(args.paths or [Path(".")])
+    code = 0
+    for root in roots:
+        if len(roots) > 1:
+            print(f"== {root} ==", flush=True)
+        code = max(code, validate_repository(root, args.policies, args.jobs))
+        sys.stdout.flush()
+    return code
+
+
+def repository_roots(paths: list[Path]) -> list[Path]:
+    """The repositories to validate, without repeats: a directory is a repository root (as
+    given); a file belongs to its nearest ancestor holding ``.git``, else to the current
+    directory. A path that does not exist is a usage error."""
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or directory")
+    roots: dict[Path, Path] = {}
+    for path in paths:
+        root = path if path.is_dir() else _repository_of(path)
+        roots.setdefault(root.resolve(), root)
+    return list(roots.values())
+
+
+def _repository_of(path: Path) -> Path:
+    """The nearest folder above ``path`` holding ``.git`` (a folder, or a file in a worktree
+    or submodule), relative to the current directory; else the current directory. A symlink
+    belongs to the repository it lies in, not to the one of its target."""
+    start = path.parent.resolve()
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return Path(os.path.relpath(folder))
+    return Path(".")
+
+
+def validate_repository(root: Path, policies_dir: str, jobs: int | None) -> int:
+    """Print one line per problem of the repository at ``root``; 0 when there are none, 2
+    otherwise."""
+    problems, policies = _check_policies(root, policies_dir)
     flags_dir = policies.settings.spec.flagsPath.strip("/") if policies else "flags"
     envs = policies.environment_names if policies else None
-    layout = Layout(flags_dir, args.policies.strip("/"))
+    layout = Layout(flags_dir, policies_dir.strip("/"))
     files = sorted(_yaml_files(root / flags_dir))
-    flag_problems, names = check_flags(root, files, envs, args.jobs)
+    flag_problems, names = check_flags(root, files, envs, jobs)
     problems += flag_problems
     problems += _duplicate_names(names)
     problems += repository_problems(root, layout)
     for problem in sorted(problems):
         print(problem, file=sys.stderr)
     for warning in policies.role_warnings() if policies else ():
-        print(f"{args.policies}/: warning: {warning}", file=sys.stderr)
-    summary = f"{len(files)} flag file(s), policies in {args.policies}/"
+        print(f"{policies_dir}/: warning: {warning}", file=sys.stderr)
+    summary = f"{len(files)} flag file(s), policies in {policies_dir}/"
     if problems:
         in_policies = sum(1 for p in problems if _below(p.path, layout.policies_dir))
         in_flags = sum(1 for p in problems if _below(p.path, layout.flags_dir))
-        counts = f"{in_flags} in {len(files)} flag file(s), {in_policies} in {args.policies}/"
+        counts = f"{in_flags} in {len(files)} flag file(s), {in_policies} in {policies_dir}/"
         others = len(problems) - in_flags - in_policies
         if others:
             counts += f", {others} elsewhere"
