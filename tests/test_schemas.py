@@ -51,7 +51,9 @@ def test_schema_is_a_valid_draft_2020_12_schema(name: str) -> None:
     schema = GENERATED[name]
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema["$id"] == f"https://flaggate.dev/schemas/{name}.schema.json"
+    assert schema["$id"] == (
+        f"https://raw.githubusercontent.com/flaggate/flaggate/v1/schemas/{name}.schema.json"
+    )
 
 
 def _run_schemas(*args: str) -> subprocess.CompletedProcess[str]:

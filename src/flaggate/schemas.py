@@ -31,7 +31,7 @@ from flaggate.model.policy import (
 )
 from flaggate.model.settings import Settings
 
-SCHEMA_BASE = "https://flaggate.dev/schemas/"
+SCHEMA_BASE = "https://raw.githubusercontent.com/flaggate/flaggate/v1/schemas/"
 
 MODELS: dict[str, type[BaseModel]] = {
     "feature-flag": FeatureFlag,
