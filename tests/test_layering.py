@@ -123,9 +123,11 @@ def test_every_decision_goes_through_the_pipeline() -> None:
 
 
 def test_commands_import_each_other_without_cycles() -> None:
+    found = modules()  # parse the sources once, not once per import
+    commands = modules_of_commands(found)
     graph = {
-        module: {i for i in imports if i in modules_of_commands()}
-        for module, imports in modules().items()
+        module: {i for i in imports if i in commands}
+        for module, imports in found.items()
         if module.startswith("flaggate.commands.")
     }
     seen: dict[str, int] = {}
@@ -144,8 +146,8 @@ def test_commands_import_each_other_without_cycles() -> None:
         visit(node, [])
 
 
-def modules_of_commands() -> set[str]:
-    return {m for m in modules() if m.startswith("flaggate.commands.")}
+def modules_of_commands(found: dict[str, set[str]]) -> set[str]:
+    return {m for m in found if m.startswith("flaggate.commands.")}
 
 
 def test_the_layer_check_finds_a_module_reaching_up() -> None:
