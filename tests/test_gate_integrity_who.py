@@ -493,3 +493,18 @@ def test_toggling_a_kill_switch_tagged_on_the_base_needs_nothing(
         lambda r: edit(r, KILL, "production: {enabled: false}", "production: {enabled: true}"),
     )
     assert pr.send("pull_request", "opened").outputs["decision"] == "approved"
+
+
+def test_an_answer_without_flaggates_identity_fails_closed(repo: GitRepo, fake: FakeGitHub) -> None:
+    """Without GraphQL's viewer flaggate cannot tell its own comments, nor its record."""
+    pr = open_pull(repo, fake, turn_on)
+    pr.review("alice")
+    pr.review("bob")
+    fake.fail("POST", r"^/graphql$", 200, body={"data": {"viewer": None, "nodes": []}})
+    payload = webhook_payload(
+        "pull_request", "synchronize", NUMBER, ("main", pr.base), ("feature", pr.head)
+    )
+    result = run_action(repo, fake, "pull_request", payload)
+    assert result.code == 2
+    assert pr.status()["state"] == "error"
+    assert "GitHub named no viewer" in result.stderr

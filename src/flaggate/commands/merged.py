@@ -31,6 +31,7 @@ from flaggate.git import Git
 from flaggate.github.api import explain
 from flaggate.github.checks import commit_checks
 from flaggate.github.event import ActionsEnvironment
+from flaggate.github.evidence import gather
 from flaggate.github.gate import pull_facts
 from flaggate.github.summary import append_summary
 from flaggate.github.ticketing import ticket_lookup, update_ticket
@@ -62,12 +63,9 @@ def after_merge(
     ensure_commits(git, [base_sha, head_sha])
     comparison = compare(git, base_sha, head_sha, args.policies)
     policies = comparison.policies
-    facts = pull_facts(git, pull, comparison, args.policies)
-    try:
-        comments = [c.body or "" for c in pull.get_issue_comments()]
-    except GithubException as exc:
-        raise explain(exc, "reading pull request comments", "'Pull requests: read'") from None
-    issue = linked_issue(comments)
+    thread = gather(pull)
+    facts = pull_facts(git, pull, comparison, args.policies, thread.evidence)
+    issue = linked_issue(list(thread.bodies))
     number = pull.number
     ticket = ticket_lookup(policies.settings.spec.tickets, repo, pull)
     merge = _merge_context(env, pull, ticket)

@@ -38,10 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _below(path: str, folder: str) -> bool:
-    return path.rstrip("/") == folder or path.startswith(f"{folder}/")
-
-
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -109,8 +105,8 @@ def validate_repository(root: Path, policies_dir: str, jobs: int | None) -> int:
         print(f"{policies_dir}/: warning: {warning}", file=sys.stderr)
     summary = f"{len(files)} flag file(s), policies in {policies_dir}/"
     if problems:
-        in_policies = sum(1 for p in problems if _below(p.path, layout.policies_dir))
-        in_flags = sum(1 for p in problems if _below(p.path, layout.flags_dir))
+        in_policies = sum(1 for p in problems if layout.is_policy(p.path))
+        in_flags = sum(1 for p in problems if layout.is_flag_dir_file(p.path))
         counts = f"{in_flags} in {len(files)} flag file(s), {in_policies} in {policies_dir}/"
         others = len(problems) - in_flags - in_policies
         if others:

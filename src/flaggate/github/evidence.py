@@ -32,6 +32,8 @@ class Thread:
     evidence: Evidence
     sticky: IssueComment | None
     state: sticky_comment.CommentState
+    bodies: tuple[str, ...] = ()
+    """The text of every comment of the pull request."""
 
 
 def state_key() -> bytes | None:
@@ -67,7 +69,8 @@ def gather(pull: GithubPull, observation: Observation | None = None) -> Thread:
     )
     state = sticky_comment.CommentState.parse(sticky.body if sticky else None)
     ledger, doubt = _kept(state, provenance.tampering, key, scope(pull))
-    return Thread(Evidence(events, provenance, ledger, doubt, observation), sticky, state)
+    evidence = Evidence(events, provenance, ledger, doubt, observation)
+    return Thread(evidence, sticky, state, tuple(c.body or "" for c in comments))
 
 
 def sealed_state(

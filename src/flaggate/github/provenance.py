@@ -17,7 +17,7 @@ from github import GithubException
 from github.IssueComment import IssueComment
 from github.PullRequest import PullRequest as GithubPull
 
-from flaggate.github.api import explain
+from flaggate.github.api import GitHubError, explain
 
 QUERY = files("flaggate.github").joinpath("provenance_query.graphql").read_text()
 MAX_COMMENTS = 100
@@ -59,7 +59,9 @@ def read_provenance(pull: GithubPull, comments: list[IssueComment], *, sealed: b
             exc, "reading who edited the pull request and its comments (GraphQL)", "'Issues: read'"
         ) from None
     data = answer.get("data") or {}
-    viewer = _login(data.get("viewer") or {}) or ""
+    viewer = _login(data.get("viewer"))
+    if not viewer:  # without it flaggate's comments, and so its kept record, are unknown
+        raise GitHubError("reading who edited the pull request's comments: GitHub named no viewer")
     pr = ((data.get("repository") or {}).get("pullRequest")) or {}
     tampering = None
     if not sealed:

@@ -172,9 +172,8 @@ class GitHubPullRequest:
             return self.now  # a push flaggate did not see: its time is unknown, start now
         # Nothing kept yet: the head is the one the pull request was opened (or force-pushed)
         # with, as far as GitHub's records tell.
-        opened = self.pull.created_at
-        forced = self.evidence.events.force_pushed_at(self.head_sha)
-        return max(t for t in (opened, forced, None) if t is not None) if opened else self.now
+        records = [self.pull.created_at, self.evidence.events.force_pushed_at(self.head_sha)]
+        return max((t for t in records if t is not None), default=self.now)
 
     def opened_at(self) -> datetime | None:
         """When the first stage's clock started: the latest of the pull request's opening,
