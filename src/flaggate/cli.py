@@ -21,6 +21,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "demo": ("flaggate.commands.demo", "plan a production change in a throwaway example repo"),
     "audit": ("flaggate.commands.audit", "query, export, verify and archive the audit log"),
+    "list": ("flaggate.commands.listing", "every flag and what it serves in each environment"),
+    "show": ("flaggate.commands.show", "one flag: values, states, approvers and history"),
+    "set": ("flaggate.commands.set_flag", "change what a flag serves in one environment"),
+    "create": ("flaggate.commands.create", "add a new flag file"),
+    "init": ("flaggate.commands.init", "start a gated flag repository"),
+    "export": ("flaggate.commands.export", "write the flags in a serving format (flagd)"),
+    "import": ("flaggate.commands.import_flags", "bring flags in from a serving format (flagd)"),
+    "completion": ("flaggate.commands.completion", "print a shell completion script"),
 }
 """Command name -> (module, help). Modules are imported only when their command runs."""
 
