@@ -5,12 +5,11 @@ from __future__ import annotations
 import copy
 import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.cli_runner import run_cli
 from tests.fakes.github import FakeGitHub
 from tests.gitrepo import GitRepo
 
@@ -102,15 +101,7 @@ def run_action(
         "NO_COLOR": "1",
         **(extra_env or {}),
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "flaggate", "github", *args],
-        cwd=repo.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_cli(["github", *args], cwd=repo.root, env=env)
     return ActionRun(
         done.returncode,
         done.stdout,

@@ -6,10 +6,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.cli_runner import run_cli
 
 PROJECT = Path(__file__).resolve().parent.parent
 EXAMPLE_POLICIES = PROJECT / "policies"
@@ -84,16 +85,8 @@ class GitRepo:
         self.git("checkout", "-q", name)
 
     def flaggate(self, *args: str, env: dict[str, str] | None = None) -> CliResult:
-        """Run `python -m flaggate ARGS` in the repository as a subprocess."""
-        done = subprocess.run(
-            [sys.executable, "-m", "flaggate", *args],
-            cwd=self.root,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "NO_COLOR": "1", **(env or {})},
-            check=False,
-            timeout=120,
-        )
+        """Run `python -m flaggate ARGS` in the repository as a child process."""
+        done = run_cli(args, cwd=self.root, env={**os.environ, "NO_COLOR": "1", **(env or {})})
         return CliResult(done.returncode, done.stdout, done.stderr)
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import pytest
 from flaggate.audit import log
 from flaggate.audit.log import DirectorySource, Filter, query, verify
 from flaggate.audit.record import MAX_RECORD, chain, dumps
+from tests.cli_runner import run_cli
 from tests.gitrepo import CliResult, GitRepo
 from tests.test_audit_log import AUDIT, CHAINED, RECORDS, commit_log, git_bytes, month_files
 
@@ -47,13 +46,11 @@ def write_log(top: Path, records: list[dict[str, Any]]) -> None:
 def flaggate(top: Path, action: str, *args: str) -> CliResult:
     """`flaggate audit ACTION --path TOP ARGS`; its output must be UTF-8 with no control
     character but the newlines ending its lines."""
-    done = subprocess.run(
-        [sys.executable, "-m", "flaggate", "audit", action, "--path", str(top), *args],
+    done = run_cli(
+        ["audit", action, "--path", str(top), *args],
         cwd=top.parent,
-        capture_output=True,
         env={**os.environ, "NO_COLOR": "1"},
-        check=False,
-        timeout=120,
+        text=False,
     )
     for stream in (done.stderr, done.stdout if action == "verify" else b""):
         text = stream.decode()

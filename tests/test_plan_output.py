@@ -24,6 +24,7 @@ from flaggate.publish.comment import MARKER, CommentState
 from flaggate.publish.comment import render as render_comment
 from flaggate.pull.offline import OfflinePullRequest, SimulatedReview
 from flaggate.schemas import generate
+from tests.cli_runner import run_cli
 from tests.gitrepo import PROJECT, CliResult, GitRepo
 from tests.test_plan_cli import BOTH_APPROVALS, CHECKOUT, add_production_gates, turn_on_checkout
 
@@ -55,14 +56,12 @@ def plan(
 ) -> CliResult:
     """`flaggate plan ARGS` in ``repo``, with no colour variables unless ``env`` sets them."""
     clean = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
-    done = subprocess.run(
-        [sys.executable, "-m", "flaggate", "plan", *args],
+    done = run_cli(
+        ["plan", *args],
         cwd=repo.root,
-        input=stdin if stdin is not None else b"",
-        capture_output=True,
         env={**clean, **(env or {})},
-        check=False,
-        timeout=120,
+        stdin=stdin if stdin is not None else b"",
+        text=False,
     )
     return CliResult(done.returncode, done.stdout.decode(), done.stderr.decode())
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from flaggate.incident.followup import LABEL, REMINDER_MARKER, Approval, FollowUp, render_body
+from tests.cli_runner import run_cli
 from tests.fakes.github import FakeGitHub
 from tests.github_env import (
     NAME,
@@ -262,15 +261,7 @@ def sweep(
         "NO_COLOR": "1",
         **(env or {}),
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "flaggate", "sweep", *args],
-        cwd=repo.root,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_cli(["sweep", *args], cwd=repo.root, env=environment)
     outputs = parse_outputs(output.read_text()) if output.exists() else {}
     return ActionRun(done.returncode, done.stdout, done.stderr, outputs)
 

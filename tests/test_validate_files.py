@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.cli_runner import run_cli
 from tests.gitrepo import EXAMPLE_FLAGS, PROJECT, CliResult, GitRepo, flag_yaml
 from tests.test_validate_cli import problem_lines
 
@@ -29,14 +31,7 @@ def a_flag(repo: GitRepo) -> str:
 
 
 def run_in(cwd: Path, *args: str) -> CliResult:
-    done = subprocess.run(
-        [sys.executable, "-m", "flaggate", "validate", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    done = run_cli(["validate", *args], cwd=cwd, env=os.environ)
     return CliResult(done.returncode, done.stdout, done.stderr)
 
 
