@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import secrets
 import socket
-import subprocess
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -298,13 +296,13 @@ def test_a_rate_limit_that_outlasts_the_retries_is_one_line(
 def debug() -> Iterator[None]:
     """`flaggate --debug github` instead of `flaggate github` (run_action has no place for a
     global option)."""
-    real = subprocess.run
+    real = github_env.run_cli
 
-    def with_debug(command: list[str], **kwargs: Any) -> Any:
-        return real([*command[:3], "--debug", *command[3:]], **kwargs)
+    def with_debug(argv: list[str], **kwargs: Any) -> Any:
+        return real(["--debug", *argv], **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(github_env, "subprocess", SimpleNamespace(run=with_debug))
+        patch.setattr(github_env, "run_cli", with_debug)
         yield
 
 
