@@ -6,15 +6,19 @@ can assert the cost of an evaluation does not grow with the size of the reposito
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
+import secrets
 import subprocess
 import tempfile
 import threading
-from collections.abc import Generator, Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Generic, TypeVar
 
 from flaggate.errors import GitError
 
@@ -395,6 +399,213 @@ class FileReader:
         data = _read_exactly(stdout, size)
         stdout.read(1)
         return data
+
+
+# --- writing commits to a branch -------------------------------------------------------------
+
+BOT_IDENTITY = ("flaggate", "flaggate@users.noreply.github.com")
+"""Author and committer of the commits flaggate writes (audit log, published exports)."""
+
+_RACE_SIGNS = ("(fetch first)", "(non-fast-forward)", "(stale info)", "but expected")
+_PRIVATE_REFS = "refs/flaggate/write"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Planned(Generic[T]):
+    """What one attempt writes on top of the branch's tip: ``files`` (path -> bytes; none:
+    nothing to write) and a ``value`` handed back to the caller. With ``replace`` the new tree
+    holds exactly ``files``; otherwise they are written over the tip's tree."""
+
+    files: Mapping[str, bytes]
+    value: T
+    replace: bool = False
+
+
+@dataclass(frozen=True)
+class BranchWrite(Generic[T]):
+    """What :func:`write_branch` did: the new commit (None: nothing to write), the attempts
+    used and the value of the plan that was written (or found to have nothing to write)."""
+
+    commit: str | None
+    attempts: int
+    value: T
+
+
+class BranchWriteError(GitError):
+    """Every attempt to write the branch failed; nothing was written."""
+
+    def __init__(self, target: str, attempts: int, failures: Sequence[str]) -> None:
+        self.target = target
+        self.failures = list(failures)
+        races = sum(1 for f in failures if any(sign in f for sign in _RACE_SIGNS))
+        raced = f" ({races} of them lost a race with another writer)" if races else ""
+        self.tail = f"{target} in {attempts} attempt(s){raced}; last: {failures[-1]}"
+        """Where, how many attempts and the last failure: ``origin/x in 5 attempt(s); last: …``."""
+        super().__init__(f"could not write {self.tail}")
+
+
+def write_branch(
+    git: Git,
+    branch: str,
+    plan: Callable[[str | None, Mapping[str, str | None]], Planned[T]],
+    *,
+    message: str,
+    also: Sequence[str] = (),
+    remote: str = "origin",
+    attempts: int = 5,
+    identity: tuple[str, str] = BOT_IDENTITY,
+    backoff: float = 0.5,
+) -> BranchWrite[T]:
+    """Commit what ``plan`` returns on top of ``branch`` and publish it with a compare-and-swap,
+    without touching the working tree, the index or the local branches.
+
+    Each attempt fetches the tips of ``branch`` and of the branches in ``also`` in one fetch (one
+    consistent snapshot of the remote's refs) into private refs, and calls ``plan(tip, tips)``
+    with the branch's tip (None: no such branch yet) and ``also``'s tips by name. Its files are
+    committed (plumbing in a temporary index) as a child of the tip and pushed: the push is
+    accepted only as a fast-forward of that tip, so a writer that lost a race tries again from
+    the new tip after a random pause (up to ``backoff * 2 ** (n - 2)`` seconds before attempt
+    ``n``). Without any remote the local branches are read and ``update-ref`` with the old
+    value is the compare-and-swap. Raises :class:`BranchWriteError` after ``attempts``
+    failures (nothing written); errors of ``plan`` propagate.
+    """
+    if attempts < 1:
+        raise ValueError("attempts must be at least 1")
+    branch = branch.removeprefix("refs/heads/")
+    remotes = git.run(["remote"]).decode().split()
+    if remotes and remote not in remotes:
+        raise GitError(
+            f"no git remote {remote!r} to write branch {branch} to",
+            f"remotes here: {', '.join(remotes)}",
+        )
+    target = f"{remote}/{branch}" if remotes else f"local branch {branch}"
+    private = f"{_PRIVATE_REFS}/{os.getpid()}-{secrets.token_hex(4)}" if remotes else None
+    names = [branch, *also]
+    failures: list[str] = []
+    try:
+        for attempt in range(1, attempts + 1):
+            if attempt > 1:
+                time.sleep(random.uniform(0, backoff * 2 ** (attempt - 2)))
+            try:
+                tips = (
+                    _fetch_tips(git, remote, names, private) if private else _local_tips(git, names)
+                )
+            except GitError as exc:
+                failures.append(f"fetching {target}: {exc}")
+                continue
+            tip = tips[branch]
+            planned = plan(tip, {name: tips[name] for name in also})
+            if not planned.files and not planned.replace:
+                return BranchWrite(None, attempt, planned.value)
+            commit = _commit_files(git, tip, planned, message, identity)
+            if private is not None:
+                failure = _push(git, remote, commit, branch)
+            else:
+                failure = _move_branch(git, branch, commit, tip)
+            if failure is None:
+                return BranchWrite(commit, attempt, planned.value)
+            failures.append(failure)
+    finally:
+        if private is not None:
+            for name in names:
+                with contextlib.suppress(GitError):  # nothing was fetched into it
+                    git.run(["update-ref", "-d", f"{private}/{name}"])
+    raise BranchWriteError(target, attempts, failures)
+
+
+def ref_commit(git: Git, ref: str) -> str | None:
+    """The commit ``ref`` names, or None when there is no such ref."""
+    try:
+        out = git.run(["rev-parse", "--verify", "--quiet", f"{_safe_ref(ref)}^{{commit}}"])
+    except GitError:
+        return None
+    return out.decode().strip()
+
+
+def _local_tips(git: Git, names: Sequence[str]) -> dict[str, str | None]:
+    return {name: ref_commit(git, f"refs/heads/{name}") for name in names}
+
+
+def _fetch_tips(git: Git, remote: str, names: Sequence[str], private: str) -> dict[str, str | None]:
+    """The remote tips of ``names`` (None: no such branch), fetched in one fetch into refs
+    below ``private``. A shallow clone (actions/checkout's default) fetches only the tips."""
+    shallow = git.run(["rev-parse", "--is-shallow-repository"]).decode().strip() == "true"
+    depth = ["--depth=1"] if shallow else []
+    advertised = git.run(["ls-remote", "--heads", remote, *(f"refs/heads/{n}" for n in names)])
+    present = {line.split("\t", 1)[1] for line in advertised.decode().splitlines() if "\t" in line}
+    # The refspecs of the branches that exist; fetching a missing one would fail the fetch.
+    specs = [f"+refs/heads/{n}:{private}/{n}" for n in names if f"refs/heads/{n}" in present]
+    if specs:
+        git.run(["fetch", "--quiet", "--no-tags", *depth, remote, *specs])
+    return {name: ref_commit(git, f"{private}/{name}") for name in names}
+
+
+def _commit_files(
+    git: Git, parent: str | None, planned: Planned[T], message: str, identity: tuple[str, str]
+) -> str:
+    """A commit, child of ``parent``, of the planned files, built in a temporary index."""
+    name, email = identity
+    with tempfile.TemporaryDirectory(prefix="flaggate-commit-") as temp:
+        env = {
+            **(git.env or {}),
+            "GIT_INDEX_FILE": str(Path(temp) / "index"),
+            "GIT_AUTHOR_NAME": name,
+            "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": name,
+            "GIT_COMMITTER_EMAIL": email,
+        }
+        plumbing = Git(git.root, env)
+        try:
+            start = (
+                ["read-tree", parent]
+                if parent and not planned.replace
+                else ["read-tree", "--empty"]
+            )
+            plumbing.run(start)
+            entries = []
+            for path, data in planned.files.items():
+                blob = plumbing.run(["hash-object", "-w", "--stdin"], stdin=data)
+                entries.append(f"100644 {blob.decode().strip()}\t{path}\n")
+            if entries:
+                plumbing.run(
+                    ["update-index", "--add", "--index-info"], stdin="".join(entries).encode()
+                )
+            tree = plumbing.run(["write-tree"]).decode().strip()
+            args = ["commit-tree", tree, "-m", message]
+            if parent:
+                args += ["-p", parent]
+            return plumbing.run(args).decode().strip()
+        finally:
+            git.processes += plumbing.processes
+
+
+def _push(git: Git, remote: str, commit: str, branch: str) -> str | None:
+    """Push ``commit`` to the remote branch (a fast-forward only): None, or why it failed."""
+    # Not through Git.run: the reason of a rejection is on stdout (--porcelain) and in the
+    # "remote:" lines, which a failed Git.run does not return.
+    code, out_bytes, err_bytes = git.run_status(
+        ["push", "--porcelain", remote, f"{commit}:refs/heads/{branch}"]
+    )
+    if code == 0:
+        return None
+    out = out_bytes.decode(errors="replace").splitlines()
+    err = err_bytes.decode(errors="replace").splitlines()
+    status = [line.split("\t")[-1] for line in out if line.startswith("!")]
+    said = [line.strip() for line in err if line.startswith("remote:") and line[7:].strip()]
+    fatal = [line.strip() for line in err if line.startswith(("fatal:", "error:"))]
+    reasons = status + said[:3] or fatal[:2] or [f"exit code {code}"]
+    return f"push to {remote}/{branch} rejected: " + "; ".join(reasons)
+
+
+def _move_branch(git: Git, branch: str, commit: str, old: str | None) -> str | None:
+    """Move the local branch from ``old`` (None: create it): None, or why it failed."""
+    try:
+        git.run(["update-ref", f"refs/heads/{branch}", commit, old or NULL_SHA])
+    except GitError as exc:
+        return f"updating local branch {branch}: {exc}"
+    return None
 
 
 def _write_and_close(stream: IO[bytes], data: bytes) -> None:

@@ -24,37 +24,27 @@ instead, so that the chain still runs through the months in order.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
-import os
-import random
 import re
-import secrets
-import subprocess
-import tempfile
-import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from flaggate.audit.record import GENESIS, MAX_RECORD, Record, chain, dumps, normalize
 from flaggate.errors import FlaggateError, GitError
-from flaggate.git import NULL_SHA, Git
+from flaggate.git import BOT_IDENTITY, BranchWriteError, Git, Planned, write_branch
 from flaggate.model.settings import Audit
 
-IDENTITY = ("flaggate", "flaggate@users.noreply.github.com")
+IDENTITY = BOT_IDENTITY
 """Author and committer of the audit commits."""
 
 DEFAULT_BRANCH = "flaggate-audit"
 
-_PRIVATE_REFS = "refs/flaggate/append"
 _MONTH = re.compile(r"([0-9]{4})/([0-9]{2})\.jsonl")
 _ARCHIVE = re.compile(r"archive/([0-9]{4})-([0-9]{2})\.jsonl\.gz")
 _HASH = re.compile(r"[0-9a-f]{64}")
-_RACE = ("(fetch first)", "(non-fast-forward)", "(stale info)", "but expected")
 
 Month = tuple[int, int]
 
@@ -106,49 +96,37 @@ def append(
         return AppendResult(0, 0, None, 0)
     branch = _branch(audit, default_branch)
     root = _root(audit)
-    remotes = git.run(["remote"]).decode().split()
-    if remotes and remote not in remotes:
-        raise AuditAppendError(
-            f"no git remote {remote!r} to append the audit records to",
-            f"remotes here: {', '.join(remotes)}",
-        )
-    target = f"{remote}/{branch}" if remotes else f"local branch {branch}"
-    private = f"{_PRIVATE_REFS}/{os.getpid()}-{secrets.token_hex(4)}" if remotes else None
-    shallow = bool(remotes) and _is_shallow(git)
-    failures: list[str] = []
+
+    def plan(tip: str | None, _also: Mapping[str, str | None]) -> Planned[_Plan]:
+        planned = _plan(git, tip, root, records, months)
+        return Planned(planned.files if planned.new else {}, planned)
+
     try:
-        for attempt in range(1, attempts + 1):
-            if attempt > 1:
-                time.sleep(random.uniform(0, backoff * 2 ** (attempt - 2)))
-            try:
-                if private is not None:
-                    tip = _fetch_tip(git, remote, branch, private, shallow)
-                else:
-                    tip = _ref(git, f"refs/heads/{branch}")
-            except GitError as exc:
-                failures.append(f"fetching {target}: {exc}")
-                continue
-            plan = _plan(git, tip, root, records, months)
-            if not plan.new:
-                return AppendResult(0, plan.skipped, None, attempt)
-            commit = _commit(git, tip, plan.files, message, identity)
-            if private is not None:
-                failure = _push(git, remote, commit, branch)
-            else:
-                failure = _update_ref(git, branch, commit, tip)
-            if failure is None:
-                return AppendResult(len(plan.new), plan.skipped, commit, attempt, plan.new)
-            failures.append(failure)
-    finally:
-        if private is not None:
-            _delete_ref(git, private)
-    races = sum(1 for failure in failures if any(sign in failure for sign in _RACE))
-    raced = f" ({races} of them lost a race with another writer)" if races else ""
-    raise AuditAppendError(
-        f"could not append {len(records)} audit record(s) to {target} in {attempts} "
-        f"attempt(s){raced}; last: {failures[-1]}",
-        "nothing was written by this run; re-run it: records already in the log are skipped",
-    )
+        written = write_branch(
+            git,
+            branch,
+            plan,
+            message=message,
+            remote=remote,
+            attempts=attempts,
+            identity=identity,
+            backoff=backoff,
+        )
+    except BranchWriteError as exc:
+        raise AuditAppendError(
+            f"could not append {len(records)} audit record(s) to {exc.tail}",
+            "nothing was written by this run; re-run it: records already in the log are skipped",
+        ) from None
+    except GitError as exc:
+        if exc.message.startswith("no git remote"):
+            raise AuditAppendError(
+                f"{exc.message}: the audit records cannot be appended", exc.hint
+            ) from None
+        raise
+    done = written.value
+    if written.commit is None:
+        return AppendResult(0, done.skipped, None, written.attempts)
+    return AppendResult(len(done.new), done.skipped, written.commit, written.attempts, done.new)
 
 
 def _branch(audit: Audit, default_branch: str) -> str:
@@ -325,106 +303,3 @@ def _plan(
             # An archive stays the gzip of its exact month file (as `audit archive` writes it).
             out[file.path] = gzip.compress(data, 6, mtime=0) if file.archived else data
     return _Plan(linked, len(records) - len(linked), out)
-
-
-# --- git -------------------------------------------------------------------------------------
-
-
-def _is_shallow(git: Git) -> bool:
-    return git.run(["rev-parse", "--is-shallow-repository"]).decode().strip() == "true"
-
-
-def _fetch_tip(git: Git, remote: str, branch: str, private: str, shallow: bool) -> str | None:
-    """The remote branch's commit, fetched into ``private`` (None: no such branch)."""
-    # A shallow clone (actions/checkout's default) needs only the tip, not the log's history.
-    depth = ["--depth=1"] if shallow else []
-    try:
-        git.run(
-            ["fetch", "--quiet", "--no-tags", *depth, remote, f"+refs/heads/{branch}:{private}"]
-        )
-    except GitError as exc:
-        if "couldn't find remote ref" in str(exc).lower():
-            return None
-        raise
-    return _ref(git, private)
-
-
-def _ref(git: Git, ref: str) -> str | None:
-    try:
-        return git.run(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"]).decode().strip()
-    except GitError:
-        return None
-
-
-def _delete_ref(git: Git, ref: str) -> None:
-    with contextlib.suppress(GitError):  # nothing was fetched into it, or it is gone
-        git.run(["update-ref", "-d", ref])
-
-
-def _commit(
-    git: Git, parent: str | None, files: dict[str, bytes], message: str, identity: tuple[str, str]
-) -> str:
-    """A commit: the parent's tree with ``files`` written, built in a temporary index."""
-    name, email = identity
-    with tempfile.TemporaryDirectory(prefix="flaggate-audit-") as temp:
-        env = {
-            **(git.env or {}),
-            "GIT_INDEX_FILE": str(Path(temp) / "index"),
-            "GIT_AUTHOR_NAME": name,
-            "GIT_AUTHOR_EMAIL": email,
-            "GIT_COMMITTER_NAME": name,
-            "GIT_COMMITTER_EMAIL": email,
-        }
-        plumbing = Git(git.root, env)
-        try:
-            plumbing.run(["read-tree", parent] if parent else ["read-tree", "--empty"])
-            entries = []
-            for path, data in files.items():
-                blob = plumbing.run(["hash-object", "-w", "--stdin"], stdin=data)
-                entries.append(f"100644 {blob.decode().strip()}\t{path}\n")
-            plumbing.run(["update-index", "--index-info"], stdin="".join(entries).encode())
-            tree = plumbing.run(["write-tree"]).decode().strip()
-            args = ["commit-tree", tree, "-m", message]
-            if parent:
-                args += ["-p", parent]
-            commit = plumbing.run(args).decode().strip()
-        except GitError as exc:
-            raise AuditAppendError(f"cannot build the audit commit: {exc}") from None
-        finally:
-            git.processes += plumbing.processes
-    return commit
-
-
-def _push(git: Git, remote: str, commit: str, branch: str) -> str | None:
-    """Push ``commit`` to the remote branch (a fast-forward only): None, or why it failed."""
-    # Not through Git.run: the reason of a rejection is on stdout (--porcelain) and in the
-    # "remote:" lines, which a failed Git.run does not return.
-    git.processes += 1
-    try:
-        done = subprocess.run(
-            ["git", "--no-pager", "push", "--porcelain", remote, f"{commit}:refs/heads/{branch}"],
-            cwd=git.root,
-            capture_output=True,
-            check=False,
-            env=git.env,
-        )
-    except FileNotFoundError:
-        raise GitError("git is not installed or not on PATH") from None
-    if done.returncode == 0:
-        return None
-    out = done.stdout.decode(errors="replace").splitlines()
-    err = done.stderr.decode(errors="replace").splitlines()
-    status = [line.split("\t")[-1] for line in out if line.startswith("!")]
-    said = [line.strip() for line in err if line.startswith("remote:") and line[7:].strip()]
-    fatal = [line.strip() for line in err if line.startswith(("fatal:", "error:"))]
-    reasons = status + said[:3] or fatal[:2] or [f"exit code {done.returncode}"]
-    return f"push to {remote}/{branch} rejected: " + "; ".join(reasons)
-
-
-def _update_ref(git: Git, branch: str, commit: str, old: str | None) -> str | None:
-    """Move the local branch from ``old`` (None: create it): None, or why it failed."""
-    try:
-        git.run(["update-ref", f"refs/heads/{branch}", commit, old or NULL_SHA])
-    except GitError as exc:
-        return f"updating local branch {branch}: {exc}"
-    return None
