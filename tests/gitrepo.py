@@ -46,6 +46,13 @@ class GitRepo:
         root.mkdir(parents=True, exist_ok=True)
         self.git("init", "-q", "-b", "main")
 
+    @classmethod
+    def existing(cls, root: Path) -> GitRepo:
+        """The repository already at ``root`` (a clone)."""
+        repo = cls.__new__(cls)
+        repo.root = root
+        return repo
+
     def git(self, *args: str) -> str:
         done = subprocess.run(
             ["git", *args],

@@ -451,7 +451,7 @@ def write_branch(
     branch: str,
     plan: Callable[[str | None, Mapping[str, str | None]], Planned[T]],
     *,
-    message: str,
+    message: str | Callable[[T], str],
     also: Sequence[str] = (),
     remote: str = "origin",
     attempts: int = 5,
@@ -464,6 +464,7 @@ def write_branch(
     Each attempt fetches the tips of ``branch`` and of the branches in ``also`` in one fetch (one
     consistent snapshot of the remote's refs) into private refs, and calls ``plan(tip, tips)``
     with the branch's tip (None: no such branch yet) and ``also``'s tips by name. Its files are
+    committed with ``message`` (or the message ``message(value)`` gives for the plan's value)
     committed (plumbing in a temporary index) as a child of the tip and pushed: the push is
     accepted only as a fast-forward of that tip, so a writer that lost a race tries again from
     the new tip after a random pause (up to ``backoff * 2 ** (n - 2)`` seconds before attempt
@@ -499,7 +500,8 @@ def write_branch(
             planned = plan(tip, {name: tips[name] for name in also})
             if not planned.files and not planned.replace:
                 return BranchWrite(None, attempt, planned.value)
-            commit = _commit_files(git, tip, planned, message, identity)
+            text = message if isinstance(message, str) else message(planned.value)
+            commit = _commit_files(git, tip, planned, text, identity)
             if private is not None:
                 failure = _push(git, remote, commit, branch)
             else:

@@ -92,7 +92,7 @@ def _after_push(
     that targets the pushed branch: what they would land has changed."""
     code = 0
     if event.default and set(event.before) != {"0"}:
-        code = after_push(args, env, repo, event.before, event.after)
+        code = after_push(args, env, repo, event.branch, event.before, event.after)
     return max(code, reevaluate_targets(args, env, repo, event.branch))
 
 

@@ -46,7 +46,8 @@ from flaggate.policy.result import Evaluation
 from flaggate.publish.announce import deliver
 from flaggate.pull.context import Review
 from flaggate.pull.github import GitHubPullRequest
-from flaggate.source import Comparison
+from flaggate.serve.publish import publish
+from flaggate.source import Comparison, read_policies
 
 
 def after_merge(
@@ -89,6 +90,9 @@ def after_merge(
         _alert_production_changes(evaluation, pull, env, policies, args.dry_run)
     if ticket is not None:
         _tell_ticket_applied(args, env, pull, comparison, merge, ticket)
+    if pull.base.ref == pull.base.repo.default_branch:
+        merged_sha = pull.merge_commit_sha or head_sha
+        code = max(code, _publish(args, env, git, pull.base.ref, merged_sha, policies))
     bypass = evaluation.bypass
     if bypass is None or not bypass.valid:
         print(f"flaggate: #{number} merged without an emergency bypass; nothing to follow up")
@@ -114,7 +118,12 @@ def after_merge(
 
 
 def after_push(
-    args: argparse.Namespace, env: ActionsEnvironment, repo: Repository, before: str, after: str
+    args: argparse.Namespace,
+    env: ActionsEnvironment,
+    repo: Repository,
+    branch: str,
+    before: str,
+    after: str,
 ) -> int:
     """A push to the default branch: audit its flag changes when no pull request brought it
     (``approval: none``, with a compliance alert); a merged pull request's push is audited by
@@ -159,7 +168,47 @@ def after_push(
             key=f"push:{after}",
         )
         deliver(event, comparison.policies.settings.spec.notifications, env.step_summary, False)
-    return code
+    return max(code, _publish(args, env, git, branch, after, comparison.policies))
+
+
+def _publish(
+    args: argparse.Namespace,
+    env: ActionsEnvironment,
+    git: Git,
+    default_branch: str,
+    merged: str,
+    before: PolicySet,
+) -> int:
+    """Publish the default branch's export when its Settings say so (``spec.publish``, as
+    merged: a pull request that turns publishing on publishes on its own merge); the exit
+    code: 2 when publishing failed (the job fails and says why; nothing was written)."""
+    try:
+        ensure_commits(git, [merged])
+        settings = read_policies(git, merged, args.policies).settings.spec.publish
+    except FlaggateError:
+        settings = before.settings.spec.publish  # the merged commit is not at hand
+    if settings is None:
+        return 0
+    where = f"branch {settings.branch}"
+    if args.dry_run:
+        print(f"flaggate: dry run: would publish the flags of {default_branch} to {where}")
+        return 0
+    try:
+        done = publish(git, settings, default_branch, policies_dir=args.policies)
+    except FlaggateError as exc:
+        for problem in getattr(exc, "problems", ()):
+            print(problem, file=sys.stderr)
+        print(f"flaggate: error: flags not published to {where}: {exc}", file=sys.stderr)
+        append_summary(env.step_summary, f"## ⚠️ Flags not published\n\n{exc}\n")
+        return 2
+    if done.moved:
+        print(f"flaggate: publish: {default_branch} no longer publishes to {where}; skipped")
+    elif done.commit is None:
+        print(f"flaggate: publish: {where} already serves {done.source[:12]}")
+    else:
+        names = ", ".join(done.files)
+        print(f"flaggate: publish: {names} of {done.source[:12]} written to {where}")
+    return 0
 
 
 def _merge_context(

@@ -200,6 +200,18 @@ class Gates(Model):
     prometheus: Prometheus = Prometheus()
 
 
+class Publish(Model):
+    """Where the export of the merged default branch is published: one file per environment
+    and format on ``branch``, rewritten on every merge that changes it."""
+
+    branch: NonEmpty = "flaggate-dist"
+    formats: Annotated[tuple[Literal["flagd"], ...], Field(min_length=1, strict=False)] = (
+        "flagd",
+    )
+    environments: StrList = ()
+    """The environments to publish (empty: every declared one)."""
+
+
 class SettingsSpec(Model):
     statusContext: NonEmpty = "flaggate"
     flagsPath: NonEmpty = "flags"
@@ -209,6 +221,8 @@ class SettingsSpec(Model):
     audit: Audit = Audit()
     notifications: Annotated[tuple[Notification, ...], Field(strict=False)] = ()
     gates: Gates = Gates()
+    publish: Publish | None = None
+    """Publishing the merged flags for applications (off when absent)."""
 
     @field_validator("flagsPath")
     @classmethod
