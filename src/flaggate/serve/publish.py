@@ -74,11 +74,11 @@ def publish(
         if current is None or current.branch != settings.branch:
             return Planned({}, Published(settings.branch, source, (), None, 0, moved=True))
         _check_settings(current, default_branch, catalog)
+        if tip is not None and _unchanged(git, tip, catalog, current):
+            names = tuple(exporter_names(catalog, current))
+            return Planned({}, Published(current.branch, source, names, None, 0))
         files = export_files(catalog, current)
-        done = Published(current.branch, source, tuple(files), None, 0)
-        if tip is not None and _unchanged(git, tip, catalog, current, files):
-            return Planned({}, done)
-        return Planned(files, done, replace=True)
+        return Planned(files, Published(current.branch, source, tuple(files), None, 0), True)
 
     written = write_branch(
         git,
@@ -102,6 +102,12 @@ def export_files(catalog: Catalog, settings: Publish) -> dict[str, bytes]:
         for environment in environments:
             files[format_.file_name(environment)] = format_.render(catalog, environment)
     return dict(sorted(files.items()))
+
+
+def exporter_names(catalog: Catalog, settings: Publish) -> list[str]:
+    """The file names ``settings`` publish, sorted."""
+    environments = list(settings.environments) or catalog.environments()
+    return sorted(exporter(f).file_name(env) for f in settings.formats for env in environments)
 
 
 def _message(value: Published) -> str:
@@ -135,19 +141,16 @@ def _check_settings(settings: Publish, default_branch: str, catalog: Catalog) ->
         )
 
 
-def _unchanged(
-    git: Git, tip: str, catalog: Catalog, settings: Publish, files: Mapping[str, bytes]
-) -> bool:
-    """Whether the publish branch's tip holds exactly ``files``, apart from the source commit
-    they name: the export rendered as of the tip's own source commit is byte for byte the
-    same."""
-    entries = git.entries(tip, [])
-    if sorted(e.path for e in entries) != sorted(files):
-        return False
-    message = git.run(["log", "-1", "--format=%B", tip]).decode()
-    found = _SOURCE.search(message)
+def _unchanged(git: Git, tip: str, catalog: Catalog, settings: Publish) -> bool:
+    """Whether the publish branch's tip holds this export apart from the source commit it
+    names: the export rendered as of the tip's own source commit (its trailer) is byte for
+    byte what the tip holds, and nothing else is there."""
+    found = _SOURCE.search(git.run(["log", "-1", "--format=%B", tip]).decode())
     if found is None:
         return False
     as_before = export_files(dataclasses.replace(catalog, revision=found.group(1)), settings)
+    entries = git.entries(tip, [])
+    if sorted(e.path for e in entries) != sorted(as_before):
+        return False
     blobs = git.read_blobs((e.oid for e in entries), 1 << 30)
     return all(blobs.get(e.oid) == as_before[e.path] for e in entries)
