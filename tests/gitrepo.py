@@ -93,7 +93,10 @@ class GitRepo:
 
     def flaggate(self, *args: str, env: dict[str, str] | None = None) -> CliResult:
         """Run `python -m flaggate ARGS` in the repository as a child process."""
-        done = run_cli(args, cwd=self.root, env={**os.environ, "NO_COLOR": "1", **(env or {})})
+        # Outside variables of a CI run (GITHUB_ACTIONS switches output formats) are not the
+        # test's: only what it passes in ``env`` reaches the CLI.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_"))}
+        done = run_cli(args, cwd=self.root, env={**inherited, "NO_COLOR": "1", **(env or {})})
         return CliResult(done.returncode, done.stdout, done.stderr)
 
 

@@ -28,25 +28,36 @@ def excerpt(value: Any, limit: int = EXCERPT_LIMIT) -> str:
 
 @dataclass(frozen=True)
 class Problem:
-    """One validation problem, located in a file (and a line where one is known).
+    """One validation problem, located in a file (and a line, and a column, where known).
 
-    Problems sort by file, then line (one without a line first), then message.
+    ``column`` (1-based) is carried for machine output (``validate --format json``, GitHub
+    annotations); the text form stays ``path:line: message``, the form scripts, editors'
+    problem matchers and pre-commit users read. ``hint`` is advice (``did you mean
+    'enabled'?``) shown after the message.
+
+    Problems sort by file, then line (one without a line first), then column, then message.
     """
 
     path: str
     line: int | None
     message: str
+    column: int | None = None
+    hint: str | None = None
 
     def __lt__(self, other: Problem) -> bool:
-        return (self.path, self.line or 0, self.message) < (
-            other.path,
-            other.line or 0,
-            other.message,
-        )
+        return self._key() < other._key()
+
+    def _key(self) -> tuple[str, int, int, str, str]:
+        return (self.path, self.line or 0, self.column or 0, self.message, self.hint or "")
+
+    @property
+    def text(self) -> str:
+        """The message with its hint, without the location."""
+        return f"{self.message}; {self.hint}" if self.hint else self.message
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else self.path
-        return printable(f"{where}: {self.message}")
+        return printable(f"{where}: {self.text}")
 
 
 class FlaggateError(Exception):

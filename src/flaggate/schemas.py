@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
 
 from flaggate.model.flags import FeatureFlag
 from flaggate.model.policy import (
@@ -230,7 +230,36 @@ class PlanOutput(_Output):
     )
 
 
-OUTPUTS: dict[str, type[BaseModel]] = {"plan-output": PlanOutput}
+# --- the output of `flaggate validate --format json` -----------------------------------------
+
+
+class ValidateFinding(_Output):
+    """One problem (`severity: error`) or warning `flaggate validate` found."""
+
+    file: str = Field(
+        description="The file (or, ending in `/`, the folder), relative to the repository; "
+        "prefixed by the repository's folder when several repositories were validated."
+    )
+    line: int | None = Field(ge=1, description="1-based; null when not known.")
+    column: int | None = Field(ge=1, description="1-based; null when not known.")
+    message: str = Field(description="What is wrong, led by the dotted key (`spec.variants`).")
+    hint: str | None = Field(description="Advice such as `did you mean 'enabled'?`; or null.")
+    severity: Literal["error", "warning"] = Field(
+        description="Errors make the exit code 2; warnings (roles nobody can hold) do not."
+    )
+
+
+class ValidateOutput(RootModel[list[ValidateFinding]]):
+    """What `flaggate validate --format json` prints: errors (sorted by file, line, column),
+    then warnings; an empty list when all is well."""
+
+    model_config = ConfigDict(title="flaggate validate --format json")
+
+
+OUTPUTS: dict[str, type[BaseModel]] = {
+    "plan-output": PlanOutput,
+    "validate-output": ValidateOutput,
+}
 """Schemas of documents flaggate prints, by file stem."""
 
 CONDITION_FIELD_PATTERN = (

@@ -8,6 +8,7 @@ follows the size of the change, not of the repository: git lists the changed pat
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -288,7 +289,7 @@ def _merged_policies(
 
 
 def _after_merge(problem: Problem) -> Problem:
-    return Problem(problem.path, problem.line, f"after the merge: {problem.message}")
+    return dataclasses.replace(problem, message=f"after the merge: {problem.message}")
 
 
 def _compare_worktree(

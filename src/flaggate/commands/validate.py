@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from flaggate.annotations import in_github_actions, problem_command
 from flaggate.errors import ConfigError, GitError, Problem, UsageError
 from flaggate.git import Git
 from flaggate.layout import Layout, attribute_problems, misplaced_documents
-from flaggate.model.load import is_yaml, load_flag, load_policies
+from flaggate.model.load import is_yaml, load_flag, load_policies, position
 from flaggate.model.policyset import PolicySet
 from flaggate.source import POLICIES_DIR
-from flaggate.yamlio import read_limited, too_large
+from flaggate.yamlio import YamlError, load_documents, read_limited, too_large
 
 PARALLEL_THRESHOLD = 2000
 """Below this many flag files, one process is faster than starting workers."""
@@ -36,6 +40,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--jobs", type=_positive, default=None, help="worker processes (default: one per core)"
     )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="text: `path:line: message` lines on stderr; github: the same, plus workflow "
+        "commands on stdout that GitHub shows as annotations on the files' lines; json: a list "
+        "of {file, line, column, message, hint, severity} on stdout "
+        "(schemas/validate-output.schema.json). Default: github when GITHUB_ACTIONS=true, "
+        "else text",
+    )
+
+
+FORMATS = ("text", "github", "json")
 
 
 def _positive(text: str) -> int:
@@ -50,16 +67,103 @@ def _positive(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the repository of each argument, once each, in the order first named; exit 0
-    when none has a problem, 2 otherwise. With several repositories, each one's output is
-    preceded by a `== ROOT ==` line on stdout."""
+    when none has a problem, 2 otherwise. With several repositories, each one's text output is
+    preceded by a `== ROOT ==` line on stdout (JSON: one list, paths prefixed by the root)."""
+    output = args.format or ("github" if in_github_actions() else "text")
     roots = repository_roots(args.paths or [Path(".")])
     code = 0
+    found: list[dict[str, Any]] = []
     for root in roots:
-        if len(roots) > 1:
+        if len(roots) > 1 and output != "json":
             print(f"== {root} ==", flush=True)
-        code = max(code, validate_repository(root, args.policies, args.jobs))
+        report = validate_repository(root, args.policies, args.jobs)
+        prefix = "" if len(roots) == 1 else _prefix(root)
+        if output == "json":
+            found += report.json(prefix)
+        else:
+            report.print_text()
+            if output == "github":
+                report.print_commands(_workspace_prefix(root))
+        code = max(code, report.exit_code)
         sys.stdout.flush()
+    if output == "json":
+        print(json.dumps(found, indent=2, ensure_ascii=False))
     return code
+
+
+def _prefix(root: Path) -> str:
+    """``root/`` for paths reported relative to ``root``; empty for the current directory."""
+    text = os.path.normpath(root)
+    return "" if text == "." else text.rstrip("/") + "/"
+
+
+def _workspace_prefix(root: Path) -> str:
+    """The folder of ``root`` relative to the workspace (``GITHUB_WORKSPACE``, else the current
+    directory), which is what an annotation's ``file`` is relative to."""
+    workspace = os.environ.get("GITHUB_WORKSPACE") or os.getcwd()
+    return _prefix(Path(os.path.relpath(root.resolve(), Path(workspace).resolve())))
+
+
+@dataclass
+class Report:
+    """What validating one repository found."""
+
+    problems: list[Problem]
+    warnings: list[Problem]
+    files: int
+    policies_dir: str
+    layout: Layout
+
+    @property
+    def exit_code(self) -> int:
+        """0 without problems (warnings do not count), 2 otherwise."""
+        return 2 if self.problems else 0
+
+    def print_text(self) -> None:
+        """Problems and warnings on stderr, then the summary (``ok: ...`` on stdout)."""
+        for problem in self.problems:
+            print(problem, file=sys.stderr)
+        for warning in self.warnings:
+            print(f"{self.policies_dir}/: warning: {warning.text}", file=sys.stderr)
+        if self.problems:
+            print(f"flaggate: {len(self.problems)} problem(s): {self.summary()}", file=sys.stderr)
+        else:
+            summary = f"{self.files} flag file(s), policies in {self.policies_dir}/"
+            print(f"ok: {summary}: no problems")
+
+    def summary(self) -> str:
+        """Where the problems are: ``2 in 41 flag file(s), 1 in policies/``."""
+        in_policies = sum(1 for p in self.problems if self.layout.is_policy(p.path))
+        in_flags = sum(1 for p in self.problems if self.layout.is_flag_dir_file(p.path))
+        counts = f"{in_flags} in {self.files} flag file(s), {in_policies} in {self.policies_dir}/"
+        others = len(self.problems) - in_flags - in_policies
+        return counts + (f", {others} elsewhere" if others else "")
+
+    def print_commands(self, prefix: str) -> None:
+        """One workflow command per problem (``::error``) and warning (``::warning``)."""
+        for problem in self.problems:
+            print(problem_command(problem, prefix))
+        for warning in self.warnings:
+            print(problem_command(warning, prefix, "warning"))
+
+    def json(self, prefix: str) -> list[dict[str, Any]]:
+        """Problems, then warnings, as schemas/validate-output.schema.json describes."""
+        return [
+            _problem_json(problem, prefix, severity)
+            for severity, group in (("error", self.problems), ("warning", self.warnings))
+            for problem in group
+        ]
+
+
+def _problem_json(problem: Problem, prefix: str, severity: str) -> dict[str, Any]:
+    return {
+        "file": prefix + problem.path,
+        "line": problem.line,
+        "column": problem.column,
+        "message": problem.message,
+        "hint": problem.hint,
+        "severity": severity,
+    }
 
 
 def repository_roots(paths: list[Path]) -> list[Path]:
@@ -87,9 +191,9 @@ def _repository_of(path: Path) -> Path:
     return Path(".")
 
 
-def validate_repository(root: Path, policies_dir: str, jobs: int | None) -> int:
-    """Print one line per problem of the repository at ``root``; 0 when there are none, 2
-    otherwise."""
+def validate_repository(root: Path, policies_dir: str, jobs: int | None) -> Report:
+    """Every problem of the repository at ``root`` (sorted), and the warnings about roles
+    nobody can hold."""
     problems, policies = _check_policies(root, policies_dir)
     flags_dir = policies.settings.spec.flagsPath.strip("/") if policies else "flags"
     envs = policies.environment_names if policies else None
@@ -99,22 +203,41 @@ def validate_repository(root: Path, policies_dir: str, jobs: int | None) -> int:
     problems += flag_problems
     problems += _duplicate_names(names)
     problems += repository_problems(root, layout)
-    for problem in sorted(problems):
-        print(problem, file=sys.stderr)
-    for warning in policies.role_warnings() if policies else ():
-        print(f"{policies_dir}/: warning: {warning}", file=sys.stderr)
-    summary = f"{len(files)} flag file(s), policies in {policies_dir}/"
-    if problems:
-        in_policies = sum(1 for p in problems if layout.is_policy(p.path))
-        in_flags = sum(1 for p in problems if layout.is_flag_dir_file(p.path))
-        counts = f"{in_flags} in {len(files)} flag file(s), {in_policies} in {policies_dir}/"
-        others = len(problems) - in_flags - in_policies
-        if others:
-            counts += f", {others} elsewhere"
-        print(f"flaggate: {len(problems)} problem(s): {counts}", file=sys.stderr)
-        return 2
-    print(f"ok: {summary}: no problems")
-    return 0
+    warnings = role_warnings(policies, policies_dir) if policies else []
+    return Report(sorted(problems), warnings, len(files), policies_dir, layout)
+
+
+def role_warnings(policies: PolicySet, policies_dir: str) -> list[Problem]:
+    """:meth:`PolicySet.role_warnings`, each located where the role would be bound: its entry
+    in RoleBindings when it has one, else the ``roles:`` key (or the policy folder)."""
+    warnings = policies.role_warnings()
+    where = _role_entries(policies) if warnings else {}
+    located = []
+    for warning in warnings:
+        role = next((r for r in where if warning.startswith(f"role {r!r} ")), None)
+        path, line, column = where.get(role or "", where.get("", (f"{policies_dir}/", None, None)))
+        located.append(Problem(path, line, warning, column))
+    return located
+
+
+def _role_entries(policies: PolicySet) -> dict[str, tuple[str, int | None, int | None]]:
+    """Where each role of RoleBindings is bound (path, line, column); ``""``: the ``roles:``
+    key itself, where a missing role would go."""
+    for path, content in sorted(policies.files.items()):
+        try:
+            documents = load_documents(content)
+        except YamlError:
+            continue
+        for doc in documents:
+            if not isinstance(doc.data, dict) or doc.data.get("kind") != "RoleBindings":
+                continue
+            entries: dict[str, tuple[str, int | None, int | None]] = {
+                "": (path, *position(doc, ("spec", "roles")))
+            }
+            for role in policies.roles:
+                entries[role] = (path, *position(doc, ("spec", "roles", role)))
+            return entries
+    return {}
 
 
 def _check_policies(root: Path, policies_dir: str) -> tuple[list[Problem], PolicySet | None]:

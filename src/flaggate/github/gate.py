@@ -13,7 +13,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,8 +23,9 @@ from github.PullRequest import PullRequest as GithubPull
 from github.Repository import Repository
 
 from flaggate import clock, render
+from flaggate.annotations import in_github_actions, problem_commands
 from flaggate.diff import fingerprint
-from flaggate.errors import ConfigError, FlaggateError
+from flaggate.errors import ConfigError, FlaggateError, Problem
 from flaggate.gates.runner import HeadChecks
 from flaggate.gates.ticket import TicketLookup
 from flaggate.git import Git
@@ -137,12 +138,12 @@ def evaluate_and_publish(
         facts = pull_facts(git, pull, comparison, args.policies, thread.evidence)
         evaluation, ticket = _judge_pull(git, repo, pull, comparison, facts)
         if evaluation.decision is Decision.INVALID:
-            _print_errors(evaluation)
+            _print_errors(evaluation, comparison.problems)
     except ConfigError as exc:
         if _unknown_trigger(trigger_check, policies, pull.number, exc):
             return 2
         evaluation = Evaluation.invalid([str(p) for p in exc.problems])
-        _print_errors(evaluation)
+        _print_errors(evaluation, exc.problems)
     except FlaggateError as exc:
         if _unknown_trigger(trigger_check, policies, pull.number, exc):
             return 2
@@ -210,9 +211,14 @@ def _judge_pull(
     return evaluation, ticket
 
 
-def _print_errors(evaluation: Evaluation) -> None:
+def _print_errors(evaluation: Evaluation, problems: Sequence[Problem]) -> None:
+    """The problems of an ``invalid`` evaluation, one line each on stderr; in GitHub Actions
+    also as workflow commands on stdout, which annotate the files' lines."""
     for error in evaluation.errors:
         print(error, file=sys.stderr)
+    if in_github_actions():
+        for line in problem_commands(sorted(problems)):
+            print(line)
 
 
 def _publish(

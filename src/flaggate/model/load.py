@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from flaggate.errors import ConfigError, Problem, excerpt
 from flaggate.model.flags import FeatureFlag, semantic_problems
@@ -18,6 +19,7 @@ from flaggate.model.policy import (
 )
 from flaggate.model.policyset import DEFAULT_ROLE, PolicySet
 from flaggate.model.settings import Settings
+from flaggate.model.suggest import did_you_mean, field_names
 from flaggate.yamlio import Document, YamlError, load_documents
 
 POLICY_KINDS: dict[str, type[BaseModel]] = {
@@ -49,11 +51,14 @@ def parse(path: str, content: bytes) -> tuple[list[Document], list[Problem]]:
         return [], [Problem(path, exc.line, exc.message)]
 
 
-def validation_problems(path: str, doc: Document, exc: ValidationError) -> list[Problem]:
+def validation_problems(
+    path: str, doc: Document, exc: ValidationError, model: type[BaseModel] | None = None
+) -> list[Problem]:
     """Turn pydantic's errors into one located, readable problem each.
 
     A value that fits none of a union's types yields one error per type from pydantic; they
-    become a single problem naming every accepted type.
+    become a single problem naming every accepted type. With ``model`` (the model ``doc``
+    was validated with), an unknown key gets the closest known key as a hint.
     """
     grouped: dict[Loc, list[Any]] = {}
     for error in exc.errors(include_url=False):
@@ -61,15 +66,44 @@ def validation_problems(path: str, doc: Document, exc: ValidationError) -> list[
         grouped.setdefault(loc, []).append(error)
     problems = []
     for loc, errors in grouped.items():
+        line, column = position(doc, loc)
         if len(errors) > 1 and all(e["type"] in _TYPE_NAMES for e in errors):
             names = [_TYPE_NAMES[e["type"]] for e in errors]
             accepted = ", ".join(dict.fromkeys(names))
             where = ".".join(str(p) for p in loc)
             message = f"{where}: must be one of: {accepted} (got {_short(errors[0].get('input'))})"
-            problems.append(Problem(path, doc.line_of(loc), message))
+            problems.append(Problem(path, line, message, column))
         else:
-            problems += [Problem(path, doc.line_of(loc), _describe(loc, e)) for e in errors]
+            problems += [
+                Problem(path, line, _describe(loc, e), column, _hint(model, loc, e)) for e in errors
+            ]
     return problems
+
+
+def _hint(model: type[BaseModel] | None, loc: Loc, error: Any) -> str | None:
+    """For an unknown key, the known key it is closest to."""
+    if model is None or error["type"] != "extra_forbidden" or not loc:
+        return None
+    known = field_names(model, loc[:-1])
+    return did_you_mean(str(loc[-1]), known) if known else None
+
+
+def position(doc: Document, loc: Loc) -> tuple[int, int]:
+    """The line and column (both 1-based) of the node :meth:`Document.line_of` blames for
+    ``loc``: a mapping key where one matches, else the closest node reached."""
+    node: Node = doc.root
+    at = node
+    for step in loc:
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                if isinstance(key, ScalarNode) and key.value == str(step):
+                    at, node = key, value
+                    break
+        elif (
+            isinstance(node, SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value)
+        ):
+            node = at = node.value[step]
+    return int(at.start_mark.line) + 1, int(at.start_mark.column) + 1
 
 
 def _data_path(data: Any, loc: Loc) -> Loc:
@@ -129,10 +163,11 @@ def _short(value: Any) -> str:
     return excerpt(value)
 
 
-def located(path: str, doc: Document, loc: Loc, message: str) -> Problem:
+def located(path: str, doc: Document, loc: Loc, message: str, hint: str | None = None) -> Problem:
     """A problem at ``loc`` inside ``doc``, prefixed with the dotted location."""
     where = ".".join(str(p) for p in loc)
-    return Problem(path, doc.line_of(loc), f"{where}: {message}" if where else message)
+    line, column = position(doc, loc)
+    return Problem(path, line, f"{where}: {message}" if where else message, column, hint)
 
 
 def load_flag(
@@ -148,8 +183,11 @@ def load_flag(
     try:
         flag = FeatureFlag.model_validate(doc.data)
     except ValidationError as exc:
-        return None, validation_problems(path, doc, exc)
-    problems = [located(path, doc, loc, msg) for loc, msg in semantic_problems(flag)]
+        return None, validation_problems(path, doc, exc, FeatureFlag)
+    problems = [
+        located(path, doc, loc, msg, _variant_hint(flag, loc))
+        for loc, msg in semantic_problems(flag)
+    ]
     stem = PurePosixPath(path).stem
     if flag.metadata.name != stem:
         problems.append(
@@ -170,9 +208,26 @@ def load_flag(
                         doc,
                         ("spec", "environments", env),
                         f"environment {env!r} is not declared in Environments ({declared})",
+                        did_you_mean(env, environments),
                     )
                 )
     return (None if problems else flag), problems
+
+
+def _variant_hint(flag: FeatureFlag, loc: Loc) -> str | None:
+    """For a variant a flag's environment names but does not declare, the closest declared."""
+    if len(loc) < 4 or loc[:2] != ("spec", "environments"):
+        return None
+    state = flag.spec.environments.get(str(loc[2]))
+    if state is None:
+        return None
+    if loc[3:] == ("variant",) and state.variant is not None:
+        named = state.variant
+    elif len(loc) == 5 and loc[3] == "rollout":
+        named = str(loc[4])
+    else:
+        return None
+    return did_you_mean(named, flag.spec.variants)
 
 
 def load_policies(files: Mapping[str, bytes], *, complete: bool = True) -> PolicySet:
@@ -214,7 +269,11 @@ def _load_policy_document(
     if model is None:
         return [
             located(
-                path, doc, ("kind",), f"unknown kind {kind!r} (one of {', '.join(POLICY_KINDS)})"
+                path,
+                doc,
+                ("kind",),
+                f"unknown kind {kind!r} (one of {', '.join(POLICY_KINDS)})",
+                did_you_mean(kind, POLICY_KINDS) if isinstance(kind, str) else None,
             )
         ]
     if kind in found:
@@ -223,7 +282,7 @@ def _load_policy_document(
     try:
         found[str(kind)] = (path, doc, model.model_validate(doc.data))
     except ValidationError as exc:
-        return validation_problems(path, doc, exc)
+        return validation_problems(path, doc, exc, model)
     return []
 
 
@@ -252,9 +311,9 @@ def _cross_check(
 ) -> list[Problem]:
     problems: list[Problem] = []
 
-    def at(kind: str, loc: Loc, message: str) -> None:
+    def at(kind: str, loc: Loc, message: str, hint: str | None = None) -> None:
         path, doc, _ = found[kind]
-        problems.append(located(path, doc, loc, message))
+        problems.append(located(path, doc, loc, message, hint))
 
     roles = set(policies.roles)
     if "ApprovalStages" in found:
@@ -277,7 +336,12 @@ def _cross_check(
             for field_name in ("approverRoles", "escalateTo"):
                 for j, role in enumerate(getattr(stage, field_name)):
                     if role not in roles:
-                        at("ApprovalStages", (*loc, field_name, j), _unbound(role, roles))
+                        at(
+                            "ApprovalStages",
+                            (*loc, field_name, j),
+                            _unbound(role, roles),
+                            did_you_mean(role, roles),
+                        )
     if policies.policy is not None:
         seen: set[str] = set()
         for i, rule in enumerate(policies.policy.spec.rules):
@@ -293,6 +357,7 @@ def _cross_check(
                         "ApprovalPolicy",
                         (*loc, "approval", "stages", j),
                         f"unknown stage {stage_name!r} (stages: {known})",
+                        did_you_mean(stage_name, policies.stages),
                     )
             for j, role in enumerate(approval.approverRoles):
                 if role not in roles:
@@ -300,6 +365,7 @@ def _cross_check(
                         "ApprovalPolicy",
                         (*loc, "approval", "approverRoles", j),
                         _unbound(role, roles),
+                        did_you_mean(role, roles),
                     )
             if approval.stages and all(s in policies.stages for s in approval.stages):
                 total = sum(policies.stages[s].requiredApprovers for s in approval.stages)
@@ -348,6 +414,7 @@ def _cross_check(
                     "Settings",
                     ("spec", "tickets", "requiredFor", j),
                     f"environment {env_name!r} is not declared",
+                    did_you_mean(env_name, env_names),
                 )
     return problems
 

@@ -205,9 +205,7 @@ class Publish(Model):
     and format on ``branch``, rewritten on every merge that changes it."""
 
     branch: NonEmpty = "flaggate-dist"
-    formats: Annotated[tuple[Literal["flagd"], ...], Field(min_length=1, strict=False)] = (
-        "flagd",
-    )
+    formats: Annotated[tuple[Literal["flagd"], ...], Field(min_length=1, strict=False)] = ("flagd",)
     environments: StrList = ()
     """The environments to publish (empty: every declared one)."""
 
