@@ -10,6 +10,7 @@ every problem, so nothing downstream ever serves a partial flag set.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,8 +128,8 @@ class _CommitReader:
 
 @dataclass(frozen=True)
 class _WorktreeReader:
-    """YAML files below a folder of the working tree, read with the size limit; a symlink or
-    a path through one is a problem, never followed."""
+    """YAML files below a folder of the working tree, read with the size limit; a symlink (a
+    linked file or folder) is a problem, never followed."""
 
     root: Path
 
@@ -140,22 +141,33 @@ class _WorktreeReader:
             return files, [_not_regular(folder, "120000")]
         if not top.is_dir():
             return files, problems
-        for path in sorted(top.rglob("*")):
-            rel = path.relative_to(self.root).as_posix()
-            if not is_yaml(path.name):
-                continue
-            if any(p.is_symlink() for p in (path, *path.parents) if top in p.parents):
-                problems.append(_not_regular(rel, "120000"))
-                continue
-            if not path.is_file():
-                continue
-            try:
-                content = read_limited(path)
-            except OSError as exc:
-                problems.append(Problem(rel, None, f"cannot read: {exc.strerror}"))
-                continue
-            if isinstance(content, int):
-                problems.append(Problem(rel, 1, too_large(content)))
-            else:
-                files[rel] = content
-        return files, problems
+        for directory, folders, names in os.walk(top):
+            here = Path(directory)
+            linked = {name for name in folders if (here / name).is_symlink()}
+            for name in sorted(linked):
+                problems.append(_not_regular(self._relative(here / name), "120000"))
+            folders[:] = [name for name in folders if name not in linked]
+            for name in names:
+                if is_yaml(name):
+                    self._read(here / name, files, problems)
+        return dict(sorted(files.items())), problems
+
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def _read(self, path: Path, files: dict[str, bytes], problems: list[Problem]) -> None:
+        rel = self._relative(path)
+        if path.is_symlink():
+            problems.append(_not_regular(rel, "120000"))
+            return
+        if not path.is_file():
+            return
+        try:
+            content = read_limited(path)
+        except OSError as exc:
+            problems.append(Problem(rel, None, f"cannot read: {exc.strerror}"))
+            return
+        if isinstance(content, int):
+            problems.append(Problem(rel, 1, too_large(content)))
+        else:
+            files[rel] = content
