@@ -187,6 +187,26 @@ def test_a_push_after_the_bypass_voids_it_until_the_label_is_added_again(
     assert pr.status()["state"] == "success"
 
 
+def test_a_label_added_again_within_the_same_second_is_a_new_bypass(
+    repo: GitRepo, fake: FakeGitHub
+) -> None:
+    # GitHub's event times have whole seconds: the event id, not the time, tells a label
+    # removed and added again apart from the one the kept binding was made for.
+    second = datetime.now(UTC).replace(microsecond=0)
+    pr = open_pull(repo, fake, turn_on, SEV1)
+    fake.add_label_event(OWNER, NAME, NUMBER, "emergency", "olga", created_at=second)
+    first = pr.send("pull_request", "labeled", "olga", None, label="emergency")
+    assert first.outputs["decision"] == "bypassed"
+    assert pr.push(lambda r: edit(r, CHECKOUT, PROD_ON, PROD_ROLLOUT)).outputs["decision"] == (
+        "failed"
+    )
+    fake.add_label_event(OWNER, NAME, NUMBER, "emergency", "olga", "unlabeled", second)
+    fake.add_label_event(OWNER, NAME, NUMBER, "emergency", "olga", created_at=second)
+    again = pr.send("pull_request", "labeled", "olga", None, label="emergency")
+    assert again.outputs["decision"] == "bypassed", again.stdout
+    assert pr.status()["state"] == "success"
+
+
 def test_a_push_that_lands_the_same_change_keeps_the_bypass(
     repo: GitRepo, fake: FakeGitHub
 ) -> None:

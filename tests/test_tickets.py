@@ -597,7 +597,9 @@ def test_the_example_settings_load_with_tickets_and_notifications_uncommented(
     lines = path.read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("  # tickets:"))
     uncommented = [
-        line.replace("  # ", "  ", 1) if i >= start and not line.startswith("  # Notif") else line
+        line.replace("  # ", "  ", 1)
+        if i >= start and not line.startswith(("  # Notif", "  # Publishing"))
+        else line
         for i, line in enumerate(lines)
     ]
     path.write_text("\n".join(uncommented) + "\n")
@@ -615,3 +617,5 @@ def test_the_example_settings_load_with_tickets_and_notifications_uncommented(
         ("approval.requested", "stage.escalated"),
         ("compliance.*",),
     ]
+    assert settings.publish is not None and settings.publish.branch == "flaggate-dist"
+    assert settings.publish.environments == ("staging", "production")

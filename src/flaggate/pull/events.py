@@ -23,6 +23,8 @@ class PullEvent:
     at: datetime | None
     label: str | None = None
     commit: str | None = None
+    id: int | None = None
+    """GitHub's id of the event: two labelings in the same second differ by it."""
 
 
 @dataclass(frozen=True)
@@ -90,4 +92,5 @@ def _event(item: dict[str, Any]) -> PullEvent:
         datetime.fromisoformat(at.replace("Z", "+00:00")) if isinstance(at, str) else None,
         label.get("name") if isinstance(label, dict) else None,
         item.get("commit_id") if isinstance(item.get("commit_id"), str) else None,
+        ident if isinstance(ident := item.get("id"), int) and not isinstance(ident, bool) else None,
     )

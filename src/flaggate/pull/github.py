@@ -185,7 +185,7 @@ class GitHubPullRequest:
         labeled = self.evidence.events.last_labeled(label)
         if labeled is None or labeled.at is None or labeled.actor != actor:
             return f"emergency bypass by @{actor}: the label event cannot be read; re-apply it"
-        binding = self._bound(label, actor, labeled.at, incident)
+        binding = self._bound(label, actor, labeled.at, labeled.id, incident)
         if binding is None:
             return (
                 f"emergency bypass by @{actor}: what the label covered cannot be told "
@@ -205,12 +205,19 @@ class GitHubPullRequest:
         return None
 
     def _bound(
-        self, label: str, actor: str, labeled_at: datetime, incident: str
+        self, label: str, actor: str, labeled_at: datetime, event: int | None, incident: str
     ) -> BypassBinding | None:
         """What the label covered: seen by this run's ``labeled`` event, kept from the run
-        that saw it, or read from GitHub's records when nothing changed since."""
+        that saw it, or read from GitHub's records when nothing changed since. The kept
+        binding is the label's own when the event id matches (the time alone cannot tell a
+        label removed and added again within one second)."""
         kept = self.evidence.ledger.bypass
-        if kept is not None and kept.actor == actor and kept.labeled_at == labeled_at:
+        if (
+            kept is not None
+            and kept.actor == actor
+            and kept.labeled_at == labeled_at
+            and (kept.event is None or event is None or kept.event == event)
+        ):
             return kept
         body_edited = self.evidence.provenance.body_edited_at
         if body_edited is not None and body_edited >= labeled_at:  # same second: cannot tell
@@ -223,13 +230,13 @@ class GitHubPullRequest:
             and seen.sender == actor
             and seen.head_sha is not None
         ):
-            return BypassBinding(actor, labeled_at, seen.head_sha, incident)
+            return BypassBinding(actor, labeled_at, seen.head_sha, incident, event)
         head_then = self.evidence.ledger.head_at(labeled_at)
         if head_then is None and self.head_seen_at <= labeled_at:
             head_then = self.head_sha
         if head_then is None:
             return None
-        return BypassBinding(actor, labeled_at, head_then, incident)
+        return BypassBinding(actor, labeled_at, head_then, incident, event)
 
     def _same_change_set(self, sha: str, moment: datetime | None) -> bool:
         key = (sha, moment)

@@ -41,6 +41,8 @@ class BypassBinding:
     """The head when the label was added."""
     incident: str
     """The incident fields then (:func:`flaggate.policy.emergency.incident_digest`)."""
+    event: int | None = None
+    """GitHub's id of the ``labeled`` event (None in records kept before ids were)."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class Ledger:
         heads = tuple(sorted(earliest.values(), key=lambda head: head.at))[-MAX_HEADS:]
         pushers = tuple(dict.fromkeys((*self.pushers, *other.pushers)))
         bindings = [b for b in (self.bypass, other.bypass) if b is not None]
-        bypass = max(bindings, key=lambda b: b.labeled_at) if bindings else None
+        bypass = max(bindings, key=lambda b: (b.labeled_at, b.event or 0)) if bindings else None
         return Ledger(heads, pushers, bypass)
 
     def to_json(self) -> dict[str, Any]:
@@ -94,6 +96,8 @@ class Ledger:
         if self.bypass is not None:
             b = self.bypass
             data["bypass"] = [b.actor, b.labeled_at.isoformat(), b.sha, b.incident]
+            if b.event is not None:
+                data["bypass"].append(b.event)
         return data
 
     @classmethod
@@ -107,10 +111,15 @@ class Ledger:
         )
         pushers = tuple(_text(login) for login in data.get("pushers", []))
         bypass = None
-        if data.get("bypass") is not None:
-            [(actor, at, sha, incident)] = _rows([data["bypass"]], 4)
+        row = data.get("bypass")
+        if row is not None:
+            event = row[4] if isinstance(row, list) and len(row) == 5 else None
+            row = row[:4] if event is not None else row
+            if event is not None and (not isinstance(event, int) or isinstance(event, bool)):
+                raise ValueError("ledger event id is not a number")
+            [(actor, at, sha, incident)] = _rows([row], 4)
             bypass = BypassBinding(
-                _text(actor), datetime.fromisoformat(_text(at)), _text(sha), _text(incident)
+                _text(actor), datetime.fromisoformat(_text(at)), _text(sha), _text(incident), event
             )
         return cls(heads, pushers, bypass)
 
