@@ -11,13 +11,13 @@ every problem, so nothing downstream ever serves a partial flag set.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from flaggate.errors import ConfigError, Problem
-from flaggate.git import Git, describe_mode
+from flaggate.git import Git, TreeEntry, describe_mode
 from flaggate.model.flags import FeatureFlag
 from flaggate.model.load import is_yaml, load_flag, load_policies
 from flaggate.model.policyset import PolicySet
@@ -111,19 +111,24 @@ class _CommitReader:
     commit: str
 
     def __call__(self, folder: str) -> Files:
-        problems: list[Problem] = []
         entries = [e for e in self.git.entries(self.commit, [folder]) if is_yaml(e.path)]
-        problems += [_not_regular(e.path, e.mode) for e in entries if not e.regular]
-        regular = [e for e in entries if e.regular]
-        blobs = self.git.read_blobs((e.oid for e in regular), MAX_FILE_BYTES)
-        files: dict[str, bytes] = {}
-        for entry in regular:
-            content = blobs[entry.oid]
-            if isinstance(content, int):
-                problems.append(Problem(entry.path, 1, too_large(content)))
-            else:
-                files[entry.path] = content
-        return files, problems
+        return tree_files(self.git, entries)
+
+
+def tree_files(git: Git, entries: Sequence[TreeEntry]) -> Files:
+    """The contents of tree ``entries`` (one ``cat-file --batch``): an entry that is not a
+    regular file (a symlink, a submodule) or is over the size limit is a problem, not read."""
+    problems = [_not_regular(e.path, e.mode) for e in entries if not e.regular]
+    regular = [e for e in entries if e.regular]
+    blobs = git.read_blobs((e.oid for e in regular), MAX_FILE_BYTES)
+    files: dict[str, bytes] = {}
+    for entry in regular:
+        content = blobs[entry.oid]
+        if isinstance(content, int):
+            problems.append(Problem(entry.path, 1, too_large(content)))
+        else:
+            files[entry.path] = content
+    return files, problems
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from flaggate.catalog import tree_files
 from flaggate.diff import Change, FlagFile, diff_flags, diff_policy_files
 from flaggate.errors import ConfigError, Problem
 from flaggate.git import NULL_SHA, REGULAR_FILE_MODES, Git, RawChange, TreeEntry, describe_mode
@@ -56,20 +57,7 @@ def read_policies(git: Git, commit: str, policies_dir: str = POLICIES_DIR) -> Po
 def _tree_policies(
     git: Git, treeish: str, entries: list[TreeEntry], policies_dir: str
 ) -> PolicySet:
-    problems = [
-        Problem(e.path, None, f"is {describe_mode(e.mode)}: policy files must be regular files")
-        for e in entries
-        if not e.regular
-    ]
-    regular = [e for e in entries if e.regular]
-    blobs = git.read_blobs((e.oid for e in regular), MAX_FILE_BYTES)
-    files: dict[str, bytes] = {}
-    for entry in regular:
-        content = blobs[entry.oid]
-        if isinstance(content, int):
-            problems.append(Problem(entry.path, 1, too_large(content)))
-        else:
-            files[entry.path] = content
+    files, problems = tree_files(git, entries)
     if problems:
         raise ConfigError(problems)
     if not entries:
