@@ -55,3 +55,25 @@ def test_one_bad_file_or_a_key_defined_twice_fails_the_whole_catalog(repo: GitRe
     assert "flags/b/twin.yaml: flag 'twin' is also defined in flags/a/twin.yaml" in found
     assert any(p.startswith("flags/broken.yaml:") for p in found)
     assert len(found) == 2
+
+
+def test_worker_processes_load_and_render_what_one_process_does(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flaggate import catalog as catalog_module
+    from flaggate.serve import formats
+
+    for n in range(40):
+        repo.write(f"flags/bulk/flag-{n:02d}.yaml", flag_yaml(f"flag-{n:02d}", DEV))
+    alone = load_catalog(repo.root)
+    files = formats.render_all(alone, "flagd", alone.environments())
+    monkeypatch.setattr(catalog_module, "PARALLEL_THRESHOLD", 10)
+    monkeypatch.setattr(formats, "PARALLEL_THRESHOLD", 10)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    together = load_catalog(repo.root)
+    assert list(together.flags) == list(alone.flags)
+    assert together.flags == alone.flags
+    assert formats.render_all(together, "flagd", together.environments()) == files
+    repo.write("flags/bulk/flag-07.yaml", "apiVersion: [\n")
+    found = problems_of(repo.root)
+    assert len(found) == 1 and found[0].startswith("flags/bulk/flag-07.yaml:"), found

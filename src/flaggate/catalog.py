@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Protocol
 
@@ -72,10 +74,8 @@ def load_catalog(root: Path, ref: str | None = None, policies_dir: str = POLICIE
         raise ConfigError(sorted(set(problems)))
     flags_dir = policies.settings.spec.flagsPath.strip("/")
     flag_files, problems = read(flags_dir)
-    envs = policies.environment_names
     flags: dict[str, CatalogEntry] = {}
-    for path, content in sorted(flag_files.items()):
-        flag, errors = load_flag(path, content, envs)
+    for path, flag, errors in load_flags(flag_files, policies.environment_names):
         problems += errors
         if flag is None:
             continue
@@ -87,6 +87,33 @@ def load_catalog(root: Path, ref: str | None = None, policies_dir: str = POLICIE
     if problems:
         raise ConfigError(sorted(set(problems)))
     return Catalog(policies, dict(sorted(flags.items())), revision, flags_dir)
+
+
+PARALLEL_THRESHOLD = 2000
+"""From this many flag files on, they are parsed in worker processes (one per core)."""
+
+Loaded = tuple[str, FeatureFlag | None, list[Problem]]
+"""A flag file's path, its flag (None when it does not load) and its problems."""
+
+
+def load_flags(files: Mapping[str, bytes], environments: frozenset[str]) -> list[Loaded]:
+    """Load every flag file (sorted by path); in worker processes when there are many of
+    them and more than one core (parsing YAML is most of the cost)."""
+    items = sorted(files.items())
+    workers = min(os.cpu_count() or 1, 8)
+    if workers < 2 or len(items) < PARALLEL_THRESHOLD:
+        return _load_chunk(items, environments)
+    # Several chunks a worker, so that one slow chunk does not hold the others up.
+    chunks = [items[i :: workers * 4] for i in range(workers * 4)]
+    with ProcessPoolExecutor(workers) as pool:
+        loaded = [
+            entry for part in pool.map(_load_chunk, chunks, repeat(environments)) for entry in part
+        ]
+    return sorted(loaded, key=lambda entry: entry[0])
+
+
+def _load_chunk(items: Sequence[tuple[str, bytes]], environments: frozenset[str]) -> list[Loaded]:
+    return [(path, *load_flag(path, content, environments)) for path, content in items]
 
 
 Files = tuple[dict[str, bytes], list[Problem]]
@@ -146,27 +173,28 @@ class _WorktreeReader:
             return files, [_not_regular(folder, "120000")]
         if not top.is_dir():
             return files, problems
-        for directory, folders, names in os.walk(top):
-            here = Path(directory)
-            linked = {name for name in folders if (here / name).is_symlink()}
-            for name in sorted(linked):
-                problems.append(_not_regular(self._relative(here / name), "120000"))
-            folders[:] = [name for name in folders if name not in linked]
-            for name in names:
-                if is_yaml(name):
-                    self._read(here / name, files, problems)
+        self._walk(top, files, problems)
         return dict(sorted(files.items())), problems
+
+    def _walk(self, folder: Path, files: dict[str, bytes], problems: list[Problem]) -> None:
+        # scandir knows each entry's type without a stat call per file.
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.is_symlink():  # a linked folder or YAML file: reported, never followed
+                if is_yaml(entry.name) or entry.is_dir():
+                    problems.append(_not_regular(self._relative(path), "120000"))
+            elif entry.is_dir():
+                self._walk(path, files, problems)
+            elif is_yaml(entry.name) and entry.is_file():
+                self._read(path, files, problems)
 
     def _relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
     def _read(self, path: Path, files: dict[str, bytes], problems: list[Problem]) -> None:
         rel = self._relative(path)
-        if path.is_symlink():
-            problems.append(_not_regular(rel, "120000"))
-            return
-        if not path.is_file():
-            return
         try:
             content = read_limited(path)
         except OSError as exc:

@@ -14,6 +14,7 @@ from it itself, so that:
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -128,8 +129,15 @@ def read_limited(path: Path) -> bytes | int:
 
     Raises OSError (FileNotFoundError for a missing file) like :meth:`Path.read_bytes`.
     """
-    size = path.stat().st_size
-    return size if size > MAX_FILE_BYTES else path.read_bytes()
+    with path.open("rb") as stream:  # one open, then the size of what was opened
+        size = os.fstat(stream.fileno()).st_size
+        if size > MAX_FILE_BYTES:
+            return size
+        # A size hint sized to the file: read(MAX_FILE_BYTES) would allocate that much.
+        data = stream.read(size + 1)
+        while len(data) <= MAX_FILE_BYTES and (more := stream.read(1 << 16)):
+            data += more  # the file grew since fstat
+        return len(data) if len(data) > MAX_FILE_BYTES else data
 
 
 class YamlError(Exception):

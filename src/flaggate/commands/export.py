@@ -26,7 +26,7 @@ from pathlib import Path
 from flaggate.catalog import POLICIES_DIR, load_catalog
 from flaggate.errors import UsageError
 from flaggate.serve.files import write_atomically
-from flaggate.serve.formats import EXPORTERS, Exporter, exporter
+from flaggate.serve.formats import EXPORTERS, Exporter, exporter, render_all
 
 STDOUT = "-"
 
@@ -78,7 +78,7 @@ def _export(args: argparse.Namespace, fmt: Exporter) -> int:
             f"--out - writes one environment, {len(chosen)} chosen (pick one with "
             "--environment, or write files with --out DIR)"
         )
-    rendered = {environment: fmt.render(catalog, environment) for environment in chosen}
+    rendered = render_all(catalog, fmt.name, chosen)
     if to_stdout:
         sys.stdout.buffer.write(rendered[chosen[0]])
         sys.stdout.flush()

@@ -22,7 +22,7 @@ from flaggate.catalog import Catalog, load_catalog
 from flaggate.errors import ConfigError, FlaggateError, Problem
 from flaggate.git import Git, Planned, write_branch
 from flaggate.model.settings import Publish
-from flaggate.serve.formats import exporter
+from flaggate.serve.formats import exporter, render_all
 
 SOURCE_TRAILER = "Flaggate-Source"
 """The trailer of a publish commit naming the default branch's commit it exports."""
@@ -99,8 +99,8 @@ def export_files(catalog: Catalog, settings: Publish) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for name in settings.formats:
         format_ = exporter(name)
-        for environment in environments:
-            files[format_.file_name(environment)] = format_.render(catalog, environment)
+        for environment, content in render_all(catalog, name, environments).items():
+            files[format_.file_name(environment)] = content
     return dict(sorted(files.items()))
 
 
