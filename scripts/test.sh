@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: a virtual environment with the project and its test
-# extra, the real servers the tests start (PostgreSQL's initdb/pg_ctl, Prometheus), then pytest.
+# extra, the real servers the tests start (PostgreSQL's initdb/pg_ctl, Prometheus) and the shells
+# the completion scripts are checked with (zsh, fish), then pytest.
 # Missing servers are installed with apt-get when run as root; otherwise it stops and says
 # which packages to install. Arguments go to pytest.
 set -euo pipefail
@@ -8,6 +9,9 @@ cd "$(dirname "$0")/.."
 
 missing=()
 command -v git >/dev/null || missing+=(git)
+# The shell completion scripts are checked by the shells that read them.
+command -v zsh >/dev/null || missing+=(zsh)
+command -v fish >/dev/null || missing+=(fish)
 [ -x /usr/bin/prometheus ] || missing+=(prometheus)
 have_postgres() {
   # Debian keeps initdb and pg_ctl in /usr/lib/postgresql/<version>/bin, off the PATH.
