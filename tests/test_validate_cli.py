@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flaggate.commands.validate import PARALLEL_THRESHOLD, check_flags
+from flaggate.validation import PARALLEL_THRESHOLD, check_flags
 from flaggate.yamlio import MAX_FILE_BYTES
 from tests.gitrepo import EXAMPLE_FLAGS, CliResult, GitRepo, flag_yaml
 

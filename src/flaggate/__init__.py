@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
+import functools
 
 
-def _version() -> str:
+@functools.cache
+def version() -> str:
     """The version, kept in one place: `project.version` in pyproject.toml.
 
     Installed (a wheel, `pip install -e`), it comes from the distribution's metadata. The GitHub
     Action puts its checkout's `src/` on the venv's path without installing any metadata
-    (scripts/install-action.sh), so there it is read from the checkout's pyproject.toml."""
+    (scripts/install-action.sh), so there it is read from the checkout's pyproject.toml. Read
+    on first use: importing importlib.metadata costs more than most commands' own work."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
     try:
-        return version("flaggate")
+        return installed("flaggate")
     except PackageNotFoundError:
         pass
     import tomllib  # only this fallback needs it
+    from pathlib import Path
 
     pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
     try:
@@ -27,4 +32,8 @@ def _version() -> str:
     return found if isinstance(found, str) else "0+unknown"
 
 
-__version__ = _version()
+def __getattr__(name: str) -> object:
+    """``flaggate.__version__``, computed when first asked for."""
+    if name == "__version__":
+        return version()
+    raise AttributeError(f"module 'flaggate' has no attribute {name!r}")

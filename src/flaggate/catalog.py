@@ -18,14 +18,13 @@ from itertools import repeat
 from pathlib import Path
 from typing import Protocol
 
+from flaggate.defaults import POLICIES_DIR
 from flaggate.errors import ConfigError, Problem
 from flaggate.git import Git, TreeEntry, describe_mode
 from flaggate.model.flags import FeatureFlag
 from flaggate.model.load import is_yaml, load_flag, load_policies
 from flaggate.model.policyset import PolicySet
 from flaggate.yamlio import MAX_FILE_BYTES, read_limited, too_large
-
-POLICIES_DIR = "policies"
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 
-from flaggate import __version__
-from flaggate.errors import ConfigError, FlaggateError
+from flaggate import version
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("flaggate.commands.validate", "validate flags and policies in a working tree"),
@@ -46,7 +44,7 @@ def build_parser(only: str | None = None, all_commands: bool = False) -> argpars
     parser = argparse.ArgumentParser(
         prog="flaggate", description="Review feature-flag changes like code."
     )
-    parser.add_argument("--version", action="version", version=f"flaggate {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
@@ -54,6 +52,14 @@ def build_parser(only: str | None = None, all_commands: bool = False) -> argpars
         if all_commands or only is None or name == only:
             importlib.import_module(module_name).add_arguments(command)
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: the version is looked up only when asked for (see :func:`version`)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kw: object) -> None:
+        print(f"flaggate {version()}")
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    # Imported once parsing is done: `--help` and usage errors stay as cheap as Python's start.
+    from flaggate.errors import ConfigError, FlaggateError
+
     module = importlib.import_module(COMMANDS[args.command][0])
     _library_logs(args.debug)
     try:
@@ -103,6 +112,8 @@ def _library_logs(debug: bool) -> None:
     """Drop the records of :data:`LIBRARY_LOGGERS`, or with ``debug`` show them on stderr
     (INFO and up: retries and failures, never a request's or an answer's body, where tokens
     are). Call it once the command's module is imported: PyGithub sets its logger up then."""
+    import logging
+
     for name in LIBRARY_LOGGERS:
         logger = logging.getLogger(name)
         for installed in list(logger.handlers):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from flaggate.catalog import tree_files
+from flaggate.defaults import POLICIES_DIR
 from flaggate.diff import Change, FlagFile, diff_flags, diff_policy_files
 from flaggate.errors import ConfigError, Problem
 from flaggate.git import NULL_SHA, REGULAR_FILE_MODES, Git, RawChange, TreeEntry, describe_mode
@@ -22,8 +23,6 @@ from flaggate.model.flags import FeatureFlag
 from flaggate.model.load import is_yaml, load_flag, load_policies
 from flaggate.model.policyset import PolicySet
 from flaggate.yamlio import MAX_FILE_BYTES, read_limited, too_large
-
-POLICIES_DIR = "policies"
 
 Content = bytes | int | None
 """A file's bytes, its size when over the limit, or None where it does not exist."""

@@ -23,7 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from flaggate.catalog import POLICIES_DIR, load_catalog
+from flaggate.catalog import load_catalog
+from flaggate.defaults import POLICIES_DIR
 from flaggate.errors import UsageError
 from flaggate.serve.files import write_atomically
 from flaggate.serve.formats import EXPORTERS, Exporter, exporter, render_all

@@ -20,7 +20,8 @@ import os
 import sys
 from pathlib import Path
 
-from flaggate.catalog import POLICIES_DIR, Catalog, load_catalog
+from flaggate.catalog import Catalog, load_catalog
+from flaggate.defaults import POLICIES_DIR
 from flaggate.errors import Problem, UsageError, printable
 from flaggate.model.load import is_yaml, load_flag
 from flaggate.serve.files import write_atomically

@@ -15,10 +15,10 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from flaggate.commands.validate import role_warnings
 from flaggate.errors import ConfigError, FlaggateError, GitError, UsageError
 from flaggate.git import Git
 from flaggate.model.load import load_policies
+from flaggate.validation import role_warnings
 
 TEMPLATES: dict[str, str] = {
     "flags/welcome-banner.yaml": "flags/welcome-banner.yaml",

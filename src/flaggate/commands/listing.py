@@ -9,7 +9,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from flaggate.catalog import POLICIES_DIR, Catalog, CatalogEntry, load_catalog
+from flaggate.catalog import Catalog, CatalogEntry, load_catalog
+from flaggate.defaults import POLICIES_DIR
 from flaggate.diff import normalized_state, served
 from flaggate.errors import GitError, UsageError, printable
 from flaggate.git import Git

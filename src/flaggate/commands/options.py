@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from flaggate.source import POLICIES_DIR
+from flaggate.defaults import POLICIES_DIR
 
 
 def add_github_options(parser: argparse.ArgumentParser, dry_run_help: str) -> None:

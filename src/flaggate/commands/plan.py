@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flaggate import clock, render
+from flaggate.defaults import POLICIES_DIR
 from flaggate.errors import ConfigError, GitError, UsageError
 from flaggate.gates.runner import HeadChecks
 from flaggate.gates.ticket import PullText, TicketLookup, find_ticket
@@ -19,7 +20,7 @@ from flaggate.policy.result import Decision, Evaluation
 from flaggate.publish import comment
 from flaggate.publish.comment import CommentState
 from flaggate.pull.offline import OfflinePullRequest, SimulatedReview, simulated_check
-from flaggate.source import POLICIES_DIR, Comparison
+from flaggate.source import Comparison
 
 COLOR_CHOICES = ("auto", "always", "never")
 

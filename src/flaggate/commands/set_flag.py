@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from flaggate.catalog import POLICIES_DIR
 from flaggate.commands.listing import aligned, repository_root
 from flaggate.commands.show import approval_needed, describe_stages
+from flaggate.defaults import POLICIES_DIR
 from flaggate.diff import Change, FlagFile, describe_state, diff_flags, targeting_results
 from flaggate.editing import EnvironmentEdit, edit_environment, write_atomically
 from flaggate.errors import ConfigError, GitError, Problem, UsageError

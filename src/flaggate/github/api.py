@@ -303,9 +303,9 @@ def read_again_if_missing(read: Callable[[], T], pause: float | None = None) -> 
 
 
 def _version() -> str:
-    from flaggate import __version__
+    from flaggate import version
 
-    return __version__
+    return version()
 
 
 __all__ = [

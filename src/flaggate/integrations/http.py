@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 from httpx_retries import Retry, RetryTransport
 
-from flaggate import __version__
+from flaggate import version
 
 TIMEOUT_SECONDS = 10.0
 ATTEMPTS = 4
@@ -61,7 +61,7 @@ def client(
     )
     return httpx.Client(
         base_url=base_url,
-        headers={"User-Agent": f"flaggate/{__version__}", **(headers or {})},
+        headers={"User-Agent": f"flaggate/{version()}", **(headers or {})},
         auth=auth,
         timeout=timeout,
         follow_redirects=False,
