@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 
 from flaggate import clock, render
-from flaggate.commands.plan import use_color
+from flaggate.planning import use_color
 from flaggate.git import Git
 from flaggate.pipeline import compare, judge
 from flaggate.publish.comment import MARKER, CommentState

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
@@ -104,6 +103,8 @@ def load_flags(files: Mapping[str, bytes], environments: frozenset[str]) -> list
         return _load_chunk(items, environments)
     # Several chunks a worker, so that one slow chunk does not hold the others up.
     chunks = [items[i :: workers * 4] for i in range(workers * 4)]
+    from concurrent.futures import ProcessPoolExecutor  # only a large repository needs it
+
     with ProcessPoolExecutor(workers) as pool:
         loaded = [
             entry for part in pool.map(_load_chunk, chunks, repeat(environments)) for entry in part

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flaggate import clock
 from flaggate.diff import ALL_ENVIRONMENTS, Change, FlagFile
 from flaggate.gates.checks import checks_gates
 from flaggate.gates.freeze import freeze_gate
-from flaggate.gates.metrics import PrometheusClient, metric_gate
 from flaggate.gates.soak import soak_gate
 from flaggate.gates.ticket import TicketLookup, ticket_gate
 from flaggate.git import Git
@@ -18,6 +18,9 @@ from flaggate.model.policyset import PolicySet
 from flaggate.policy.result import GateResult, GateStatus
 from flaggate.pull.checks import CheckReport
 from flaggate.source import Comparison
+
+if TYPE_CHECKING:  # httpx, under the metrics client, is imported only online
+    from flaggate.gates.metrics import PrometheusClient
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,11 @@ def gate_context(
     """The context for a comparison: ``now`` (default the clock or ``FLAGGATE_NOW``) and the
     gate settings of the base policies."""
     gates = comparison.policies.settings.spec.gates
+    metrics = None
+    if online:
+        from flaggate.gates.metrics import PrometheusClient
+
+        metrics = PrometheusClient.from_settings(gates.prometheus)
     return GateContext(
         git=git,
         base_sha=comparison.base_sha,
@@ -71,7 +79,7 @@ def gate_context(
         now=now or clock.now(),
         checks=checks,
         online=online,
-        metrics=PrometheusClient.from_settings(gates.prometheus) if online else None,
+        metrics=metrics,
         grace_minutes=gates.checksGraceMinutes,
         ticket=ticket,
     )
@@ -113,6 +121,8 @@ def run_gates(
         for metric in env.metrics:
             for change in exposing:
                 if context.online:
+                    from flaggate.gates.metrics import metric_gate
+
                     results.append(
                         metric_gate(context.metrics, metric, change.flag, env.name, lower)
                     )

@@ -15,18 +15,31 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
+from functools import cache
+from typing import TYPE_CHECKING
 
 from flaggate.model.settings import Emergency
 from flaggate.pull.context import PullRequest
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 _FIELD = re.compile(
     r"^[ \t]*(incident|severity|justification)[ \t]*:[ \t]*(.*?)[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
-_MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    """The CommonMark parser, built when a description is first read (it costs more to
+    import than most evaluations take)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+
 _HIDDEN_INLINE = {"html_inline", "image"}
 
 
@@ -36,7 +49,7 @@ def visible_text(body: str) -> str:
     indented code, block quotes and struck-through text."""
     lines: list[str] = []
     quoted = 0
-    for token in _MARKDOWN.parse(body or ""):
+    for token in _markdown().parse(body or ""):
         if token.type == "blockquote_open":
             quoted += 1
         elif token.type == "blockquote_close":

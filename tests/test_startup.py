@@ -1,0 +1,79 @@
+"""What each command imports: a command loads what it uses when it uses it (`--help` nothing
+beyond argparse, an offline `plan` no HTTP, GitHub, Jira or PostgreSQL client)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.gitrepo import GitRepo, edit
+from tests.test_github_action import CHECKOUT, PROD_OFF, PROD_ON
+
+PROBE = """
+import contextlib, io, json, sys
+from flaggate.cli import main
+out, err = io.StringIO(), io.StringIO()
+with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    try:
+        code = main(sys.argv[1:])
+    except SystemExit as exc:
+        code = exc.code
+print(json.dumps({"code": code, "out": out.getvalue(), "modules": sorted(sys.modules)}))
+"""
+
+NEVER_OFFLINE = ("httpx", "github", "requests", "urllib3", "psycopg", "markdown_it")
+"""Top-level packages an offline plan has no use for."""
+
+
+def imported(repo: GitRepo, *args: str) -> dict[str, object]:
+    """The exit code, standard output and modules loaded by one fresh interpreter running
+    ``flaggate ARGS`` in ``repo``."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=repo.root,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")},
+    )
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+def tops(modules: object) -> set[str]:
+    assert isinstance(modules, list)
+    return {name.split(".")[0] for name in modules}
+
+
+def test_an_offline_plan_loads_no_network_client(repo: GitRepo) -> None:
+    edit(repo, CHECKOUT, PROD_OFF, PROD_ON)
+    run = imported(repo, "plan", "--format", "json")
+    assert run["code"] == 1  # pending: the production change needs approvals
+    assert json.loads(str(run["out"]))["decision"] == "pending"
+    modules = run["modules"]
+    assert isinstance(modules, list)
+    assert not tops(modules) & set(NEVER_OFFLINE), sorted(tops(modules) & set(NEVER_OFFLINE))
+    loaded = [m for m in modules if m.startswith(("flaggate.github", "flaggate.integrations.jira"))]
+    assert loaded == []
+    assert "flaggate.gates.metrics" not in modules
+
+
+def test_help_loads_neither_the_models_nor_yaml(repo: GitRepo) -> None:
+    for command in ("validate", "plan"):
+        run = imported(repo, command, "--help")
+        assert run["code"] == 0
+        assert f"usage: flaggate {command}" in str(run["out"])
+        modules = tops(run["modules"])
+        assert not modules & {"pydantic", "pydantic_core", "yaml", "ruamel", "httpx"}, command
+
+
+def test_the_version_is_read_only_when_asked_for(repo: GitRepo) -> None:
+    run = imported(repo, "--version")
+    assert run["code"] == 0
+    assert str(run["out"]).startswith("flaggate ")
+    quiet = imported(repo, "validate", "--help")
+    assert "importlib.metadata" not in tops(quiet["modules"]) | set(
+        quiet["modules"]  # type: ignore[arg-type]
+    )
