@@ -209,6 +209,10 @@ class LogSource:
         follows."""
         raise NotImplementedError
 
+    def sizes(self, files: Sequence[LogFile]) -> list[int | None]:
+        """The stored size of each file in bytes (None: unknown)."""
+        return [None for _ in files]
+
     def read(self, files: Sequence[LogFile] | None = None) -> Iterator[tuple[LogFile, Lines]]:
         """Each file with its lines (archives decompressed), in chain order; reading a
         file's lines raises :class:`LogError` when the file cannot be read."""
@@ -314,6 +318,15 @@ class DirectorySource(LogSource):
                 entries.append((relative, path, None, _kind(mode)))
         return _layout(entries, errors)
 
+    def sizes(self, files: Sequence[LogFile]) -> list[int | None]:
+        found: list[int | None] = []
+        for file in files:
+            try:
+                found.append(os.lstat(file.path).st_size)
+            except OSError:
+                found.append(None)
+        return found
+
     def chunks(self, files: Sequence[LogFile]) -> Iterator[tuple[LogFile, Iterator[bytes]]]:
         for file in files:
             try:
@@ -354,22 +367,30 @@ class GitSource(LogSource):
         self.directory = _normal_dir(directory)
         self.ref, self.commit = resolve_log_ref(git, ref)
         self.description = f"{self.ref} at {self.commit[:12]}"
+        self._sizes: dict[str, int] = {}
+        """Blob id -> size, as the last scan listed them."""
 
     def scan(self) -> Layout:
         prefix = f"{self.directory}/" if self.directory else ""
         paths = [self.directory] if self.directory else []
-        out = self.git.run(["ls-tree", "-r", "-z", "--full-tree", self.commit, "--", *paths])
+        out = self.git.run(["ls-tree", "-r", "-l", "-z", "--full-tree", self.commit, "--", *paths])
         entries: list[tuple[str, str, str | None, str]] = []
         for item in out.split(b"\0"):
             meta, _, name = item.partition(b"\t")
-            fields = meta.split(b" ")
+            fields = meta.split()  # mode, type, object, size (padded; "-" for a tree)
             # A name that is not UTF-8 is kept (and escaped in messages), never a crash.
             path = name.decode(errors="surrogateescape")
-            if len(fields) != 3 or not (path.startswith(prefix) or path == self.directory):
+            if len(fields) != 4 or not (path.startswith(prefix) or path == self.directory):
                 continue
             kind = _GIT_KINDS.get(fields[0], f"mode {fields[0].decode(errors='replace')}")
-            entries.append((path[len(prefix) :], path, fields[2].decode(), kind))
+            blob = fields[2].decode()
+            if fields[3].isdigit():
+                self._sizes[blob] = int(fields[3])
+            entries.append((path[len(prefix) :], path, blob, kind))
         return _layout(entries)
+
+    def sizes(self, files: Sequence[LogFile]) -> list[int | None]:
+        return [self._sizes.get(file.blob) if file.blob else None for file in files]
 
     def chunks(self, files: Sequence[LogFile]) -> Iterator[tuple[LogFile, Iterator[bytes]]]:
         if not files:
@@ -602,28 +623,38 @@ def _inspect(line: bytes, full: bool) -> tuple[bytes, bytes, bytes | None, tuple
     """``(hash, prevHash, id, problems)`` of one line: ``hash`` is empty when unknown,
     ``prevHash`` when the line has none to check; no problems when its hash holds."""
     if not full:
-        # The shape record.dumps writes: `{…,"hash":"<64 hex>","id":"…`, later
-        # `,"prevHash":"<64 hex>"`, `…}` and no other string member whose key ends in "ash"
-        # (an unescaped `ash":"` is always a key), so both are the top-level members.
-        i = line.rfind(b',"hash":"')
-        if i > 0 and line[i + 73 : i + 81] == b'","id":"' and line[-1:] == b"}":
-            stored = line[i + 9 : i + 73]
-            digest = _sha256(line[:i])
-            digest.update(line[i + 74 :])
-            if digest.hexdigest().encode() == stored:
-                p = line.rfind(b',"prevHash":"')
-                end = line.find(b'"', i + 81)
-                ident = line[i + 81 : end]
-                if (
-                    p > i
-                    and line[p + 77 : p + 78] == b'"'
-                    and end > 0
-                    and b"\\" not in ident
-                    and line.count(b'ash":"') == 2
-                    and line[:1] == b"{"
-                ):
-                    return stored, line[p + 13 : p + 77], ident, ()
+        found = intact_line(line)
+        if found is not None:
+            return (*found, ())
     return _inspect_parsed(line)
+
+
+def intact_line(line: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """``(hash, prevHash, id)`` of a line exactly as :func:`flaggate.audit.record.dumps`
+    writes it whose hash holds, read from the bytes without parsing them; None for any
+    other line (which only a parse can judge)."""
+    # The shape record.dumps writes: `{…,"hash":"<64 hex>","id":"…`, later
+    # `,"prevHash":"<64 hex>"`, `…}` and no other string member whose key ends in "ash"
+    # (an unescaped `ash":"` is always a key), so both are the top-level members.
+    i = line.rfind(b',"hash":"')
+    if i > 0 and line[i + 73 : i + 81] == b'","id":"' and line[-1:] == b"}":
+        stored = line[i + 9 : i + 73]
+        digest = _sha256(line[:i])
+        digest.update(line[i + 74 :])
+        if digest.hexdigest().encode() == stored:
+            p = line.rfind(b',"prevHash":"')
+            end = line.find(b'"', i + 81)
+            ident = line[i + 81 : end]
+            if (
+                p > i
+                and line[p + 77 : p + 78] == b'"'
+                and end > 0
+                and b"\\" not in ident
+                and line.count(b'ash":"') == 2
+                and line[:1] == b"{"
+            ):
+                return stored, line[p + 13 : p + 77], ident
+    return None
 
 
 def _inspect_parsed(line: bytes) -> tuple[bytes, bytes, bytes | None, tuple[str, ...]]:
@@ -657,6 +688,20 @@ def verify(source: LogSource, full: bool = False) -> VerifyResult:
     :data:`MAX_PROBLEMS` kept) and the rest of the log still checked."""
     layout = source.scan()
     files = layout.files
+    if not full and not layout.strays and not layout.conflicts:
+        from flaggate.audit.verify_fast import check_intact, parallel_workers
+
+        workers = parallel_workers(source.sizes(files))
+        whole = check_intact(source, files, workers) if workers else None
+        if whole is not None:
+            return VerifyResult(
+                whole.records,
+                len(files),
+                first=_timestamp(whole.first_line),
+                last=_timestamp(whole.last_line),
+                head=whole.head.decode() if whole.head else None,
+                intact=whole.records,
+            )
     walk = _Walk()
     walk.run(source, files, full)
     found, count = list(walk.problems), walk.count
