@@ -4,14 +4,15 @@ annotations or JSON (the work of `flaggate validate`)."""
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flaggate.annotations import in_github_actions, problem_command
 from flaggate.errors import ConfigError, GitError, Problem, UsageError
@@ -158,11 +159,14 @@ def validate_repository(root: Path, policies_dir: str, jobs: int | None) -> Repo
     flags_dir = policies.settings.spec.flagsPath.strip("/") if policies else "flags"
     envs = policies.environment_names if policies else None
     layout = Layout(flags_dir, policies_dir.strip("/"))
-    files = sorted(_yaml_files(root / flags_dir))
-    flag_problems, names = check_flags(root, files, envs, jobs)
+    files = sorted(_yaml_files(root / flags_dir), key=str)
+    # The repository's own checks run here while worker processes parse the flag files.
+    flag_problems, names, elsewhere = _check_flags_and(
+        root, files, envs, jobs, lambda: repository_problems(root, layout)
+    )
     problems += flag_problems
     problems += _duplicate_names(names)
-    problems += repository_problems(root, layout)
+    problems += elsewhere
     warnings = role_warnings(policies, policies_dir) if policies else []
     return Report(sorted(problems), warnings, len(files), policies_dir, layout)
 
@@ -220,19 +224,39 @@ def check_flags(
     root: Path, files: list[Path], envs: frozenset[str] | None, jobs: int | None = None
 ) -> tuple[list[Problem], list[tuple[str, str]]]:
     """Problems of every flag file and the (flag key, path) of each that loaded."""
+    problems, names, _ = _check_flags_and(root, files, envs, jobs, lambda: None)
+    return problems, names
+
+
+T = TypeVar("T")
+
+
+def _check_flags_and(
+    root: Path,
+    files: list[Path],
+    envs: frozenset[str] | None,
+    jobs: int | None,
+    meanwhile: Callable[[], T],
+) -> tuple[list[Problem], list[tuple[str, str]], T]:
+    """:func:`check_flags`, with ``meanwhile`` run in this process while workers (from
+    :data:`PARALLEL_THRESHOLD` files on) parse the flag files."""
     workers = jobs or os.cpu_count() or 1
-    if workers > 1 and len(files) >= PARALLEL_THRESHOLD:
-        chunks = [files[i::workers] for i in range(workers)]
-        problems: list[Problem] = []
-        names: list[tuple[str, str]] = []
-        with ProcessPoolExecutor(workers) as pool:
-            for chunk_problems, chunk_names in pool.map(
-                _check_chunk, [root] * workers, chunks, [envs] * workers
-            ):
-                problems += chunk_problems
-                names += chunk_names
-        return problems, names
-    return _check_chunk(root, files, envs)
+    if workers < 2 or len(files) < PARALLEL_THRESHOLD:
+        problems, names = _check_chunk(root, files, envs)
+        return problems, names, meanwhile()
+    chunks = [files[i::workers] for i in range(workers)]
+    problems = []
+    names = []
+    # Parsing allocates many small objects and frees none of them: the cyclic collector
+    # would only walk them again (a third of the time).
+    with ProcessPoolExecutor(workers, initializer=gc.disable) as pool:
+        pending = [pool.submit(_check_chunk, root, chunk, envs) for chunk in chunks]
+        other = meanwhile()
+        for future in pending:
+            chunk_problems, chunk_names = future.result()
+            problems += chunk_problems
+            names += chunk_names
+    return problems, names, other
 
 
 def _check_chunk(
@@ -264,11 +288,21 @@ def _duplicate_names(names: Iterable[tuple[str, str]]) -> list[Problem]:
 
 
 def _yaml_files(directory: Path) -> Iterable[Path]:
+    """The YAML files below ``directory``: regular files only, linked folders not entered
+    (``repository_problems`` reports links)."""
     if not directory.is_dir() or directory.is_symlink():
         return []
-    return (
-        p for p in directory.rglob("*") if is_yaml(p.name) and p.is_file() and not p.is_symlink()
-    )
+    found = []
+    for folder, _folders, names in os.walk(directory):  # os.walk never follows a link
+        here = Path(folder)
+        found += [
+            here / name
+            for name in names
+            if is_yaml(name)
+            and os.path.isfile(path := os.path.join(folder, name))
+            and not os.path.islink(path)
+        ]
+    return found
 
 
 def repository_problems(root: Path, layout: Layout) -> list[Problem]:
