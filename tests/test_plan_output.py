@@ -17,9 +17,9 @@ import jsonschema
 import pytest
 
 from flaggate import clock, render
-from flaggate.planning import use_color
 from flaggate.git import Git
 from flaggate.pipeline import compare, judge
+from flaggate.planning import use_color
 from flaggate.publish.comment import MARKER, CommentState
 from flaggate.publish.comment import render as render_comment
 from flaggate.pull.offline import OfflinePullRequest, SimulatedReview
