@@ -77,3 +77,13 @@ def test_the_version_is_read_only_when_asked_for(repo: GitRepo) -> None:
     assert "importlib.metadata" not in tops(quiet["modules"]) | set(
         quiet["modules"]  # type: ignore[arg-type]
     )
+
+
+def test_the_command_list_loads_no_command(repo: GitRepo) -> None:
+    run = imported(repo, "--help")
+    assert run["code"] == 0
+    assert "validate  validate flags and policies" in str(run["out"])
+    modules = run["modules"]
+    assert isinstance(modules, list)
+    assert [m for m in modules if m.startswith("flaggate.commands.")] == []
+    assert not tops(modules) & {"pydantic", "yaml", "github", "httpx"}

@@ -40,8 +40,8 @@ warns of each retried connection. flaggate reports what finally failed in one li
 def build_parser(only: str | None = None, all_commands: bool = False) -> argparse.ArgumentParser:
     """The argument parser. ``only`` imports just that command's module and adds just its
     options (the one being run: the other modules and their dependencies stay unloaded);
-    ``all_commands`` (or no ``only``) adds every command's options, as shell completion
-    needs."""
+    ``all_commands`` adds every command's options, as shell completion needs. With neither,
+    the commands are listed without their options (``flaggate --help``)."""
     parser = argparse.ArgumentParser(
         prog="flaggate", description="Review feature-flag changes like code."
     )
@@ -50,7 +50,7 @@ def build_parser(only: str | None = None, all_commands: bool = False) -> argpars
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
-        if all_commands or only is None or name == only:
+        if all_commands or name == only:
             importlib.import_module(module_name).add_arguments(command)
     return parser
 
