@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -474,6 +475,20 @@ def test_into_a_folder_outside_the_flags_folder(repo: GitRepo, tmp_path: Path) -
     again = _import(repo, source, "staging", "--into", "imported")
     assert again.code == 0, again.stderr
     assert again.stdout.startswith("updated imported/checkout-redesign.yaml\n")
+
+
+def test_a_linked_file_in_a_folder_outside_the_flags_folder_is_reported(
+    repo: GitRepo, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text("kind: FeatureFlag\n")
+    (repo.root / "imported").mkdir()
+    os.symlink(elsewhere, repo.root / "imported" / "linked.yaml")
+    source = _flagd(tmp_path, {"checkout-redesign": {"state": "DISABLED", "variants": {"a": 1}}})
+    result = _import(repo, source, "production", "--into", "imported")
+    assert result.code == 2
+    assert "imported/linked.yaml: is a symlink (mode 120000)" in result.stderr
+    assert not (repo.root / "imported" / "checkout-redesign.yaml").exists()
 
 
 # --------------------------------------------------------------------------- round trip

@@ -72,8 +72,21 @@ def load_catalog(root: Path, ref: str | None = None, policies_dir: str = POLICIE
         raise ConfigError(sorted(set(problems)))
     flags_dir = policies.settings.spec.flagsPath.strip("/")
     flag_files, problems = read(flags_dir)
+    flags, more = unique_flags(flag_files, policies.environment_names)
+    problems += more
+    if problems:
+        raise ConfigError(sorted(set(problems)))
+    return Catalog(policies, flags, revision, flags_dir)
+
+
+def unique_flags(
+    files: Mapping[str, bytes], environments: frozenset[str]
+) -> tuple[dict[str, CatalogEntry], list[Problem]]:
+    """The flags of ``files`` by key (sorted), and every problem: files that do not load and
+    keys defined twice (the first path in order keeps the key)."""
     flags: dict[str, CatalogEntry] = {}
-    for path, flag, errors in load_flags(flag_files, policies.environment_names):
+    problems: list[Problem] = []
+    for path, flag, errors in load_flags(files, environments):
         problems += errors
         if flag is None:
             continue
@@ -82,9 +95,13 @@ def load_catalog(root: Path, ref: str | None = None, policies_dir: str = POLICIE
             problems.append(Problem(path, None, f"flag {flag.key!r} is also defined in {first}"))
             continue
         flags[flag.key] = CatalogEntry(path, flag)
-    if problems:
-        raise ConfigError(sorted(set(problems)))
-    return Catalog(policies, dict(sorted(flags.items())), revision, flags_dir)
+    return dict(sorted(flags.items())), problems
+
+
+def read_folder(root: Path, folder: str = "") -> Files:
+    """The YAML files below ``folder`` of ``root`` (paths relative to ``root``), read with the
+    size limit; a linked file or folder is a problem, never followed."""
+    return _WorktreeReader(root)(folder)
 
 
 PARALLEL_THRESHOLD = 2000

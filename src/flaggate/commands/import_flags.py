@@ -18,16 +18,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from flaggate.catalog import Catalog, load_catalog
+from flaggate.catalog import Catalog, load_catalog, read_folder, unique_flags
 from flaggate.defaults import POLICIES_DIR
 from flaggate.errors import Problem, UsageError, printable
-from flaggate.model.load import is_yaml, load_flag
 from flaggate.serve.files import write_atomically
 from flaggate.serve.flag_files import ExistingFile, Plan, plan_import
 from flaggate.serve.flagd_import import convert, read_flagd
-from flaggate.yamlio import read_limited, too_large
 
 IMPORTERS = ("flagd",)
 
@@ -117,25 +116,14 @@ def existing_files(
             key: ExistingFile(Path(entry.path), entry.path, entry.flag)
             for key, entry in catalog.flags.items()
         }, []
-    found: dict[str, ExistingFile] = {}
-    problems: list[Problem] = []
     if not into.is_dir():
-        return found, problems
-    for path in sorted(into.rglob("*")):
-        if not is_yaml(path.name) or path.is_symlink() or not path.is_file():
-            continue
-        display = os.path.normpath(path.as_posix())
-        content = read_limited(path)
-        if isinstance(content, int):
-            problems.append(Problem(display, 1, too_large(content)))
-            continue
-        flag, errors = load_flag(display, content, environments)
-        problems += errors
-        if flag is None:
-            continue
-        if flag.key in found:
-            first = found[flag.key].display
-            problems.append(Problem(display, None, f"flag {flag.key!r} is also defined in {first}"))
-            continue
-        found[flag.key] = ExistingFile(path, display, flag)
-    return found, problems
+        return {}, []
+    # Paths are shown as the user named the folder (`imported/x.yaml`).
+    base = os.path.normpath(into)
+    files, problems = read_folder(Path(base))
+    shown_files = {os.path.normpath(os.path.join(base, p)): c for p, c in files.items()}
+    flags, more = unique_flags(shown_files, environments)
+    shown = [replace(p, path=os.path.normpath(os.path.join(base, p.path))) for p in problems]
+    return {
+        key: ExistingFile(Path(entry.path), entry.path, entry.flag) for key, entry in flags.items()
+    }, shown + more
