@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from flaggate.catalog import read_folder
 from flaggate.commands.listing import aligned, repository_root
 from flaggate.commands.show import approval_needed, describe_stages
 from flaggate.defaults import POLICIES_DIR
@@ -228,18 +229,7 @@ class Workspace:
         """Read and load the policies of the working tree at ``root``; :class:`ConfigError`
         when they do not load."""
         policies_dir = policies_dir.strip("/")
-        files: dict[str, bytes] = {}
-        problems: list[Problem] = []
-        for rel in _yaml_files(root, policies_dir):
-            try:
-                content = read_limited(root / rel)
-            except OSError as exc:
-                problems.append(Problem(rel, None, f"cannot read: {exc.strerror or exc}"))
-                continue
-            if isinstance(content, int):
-                problems.append(Problem(rel, 1, too_large(content)))
-            else:
-                files[rel] = content
+        files, problems = read_folder(root, policies_dir)
         if not files and not problems:
             raise UsageError(
                 f"no policy files in {root / policies_dir}: is this a flaggate repository? "
