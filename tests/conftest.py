@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.github import FakeGitHub
-from tests.github_env import OWNER, TEAMS
+from tests.github_env import TEAMS, organisation
 from tests.gitrepo import GitRepo
 
 
@@ -34,8 +34,5 @@ def repo(make_repo: Callable[..., GitRepo]) -> GitRepo:
 def fake() -> Iterator[FakeGitHub]:
     """The fake GitHub over HTTP with the example organisation's teams; it must end without
     an internal error."""
-    with FakeGitHub() as server:
-        for slug, members in TEAMS.items():
-            server.add_team(OWNER, slug, members)
+    with organisation(TEAMS) as server:
         yield server
-        assert server.errors == []

@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 import json
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tests.cli_runner import run_cli
-from tests.fakes.github import FakeGitHub
+from tests.fakes.github import FakeGitHub, MemberState
 from tests.gitrepo import GitRepo
 
 WEBHOOKS = Path(__file__).resolve().parent / "data" / "github" / "webhooks"
@@ -28,6 +30,20 @@ TEAMS = {
     "engineering-managers": {"mia": "active"},
     "flag-admins": {"root": "active"},
 }
+
+
+@contextmanager
+def organisation(
+    teams: Mapping[str, Mapping[str, MemberState]] = TEAMS,
+) -> Iterator[FakeGitHub]:
+    """The fake GitHub over HTTP with ``teams`` in the organisation ``OWNER``; it must end
+    without an internal error."""
+    with FakeGitHub() as server:
+        for slug, members in teams.items():
+            server.add_team(OWNER, slug, dict(members))
+        yield server
+        assert server.errors == []
+
 
 EVENT_SAMPLES = {
     ("pull_request", "opened"): "pull_request/opened.with-organization.payload.json",

@@ -33,7 +33,15 @@ from flaggate.policy.result import Decision
 from flaggate.publish.comment import CommentState
 from tests.fakes.github import FakeGitHub, MemberState, ReviewState
 from tests.fakes.pull import FakePullRequest, review
-from tests.github_env import NAME, OWNER, WEBHOOKS, ActionRun, run_action, webhook_payload
+from tests.github_env import (
+    NAME,
+    OWNER,
+    WEBHOOKS,
+    ActionRun,
+    organisation,
+    run_action,
+    webhook_payload,
+)
 from tests.gitrepo import GitRepo
 
 # --- the incident note -----------------------------------------------------------------------
@@ -373,11 +381,8 @@ PENDING = "needs technical-review: 1 of @acme/tech-leads, @acme/senior-engineers
 
 @pytest.fixture
 def fake() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as server:
-        for slug, members in TEAMS.items():
-            server.add_team(OWNER, slug, members)
+    with organisation(TEAMS) as server:
         yield server
-        assert server.errors == []
 
 
 def alerts(run: ActionRun) -> list[str]:

@@ -30,6 +30,7 @@ from tests.github_env import (
     REPOSITORY,
     WEBHOOKS,
     ActionRun,
+    organisation,
     run_action,
     webhook_payload,
 )
@@ -376,11 +377,8 @@ def workflow_run_payload(sha: str, action: str = "completed") -> dict[str, Any]:
 
 @pytest.fixture
 def fake() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as server:
-        for slug, members in TEAMS.items():
-            server.add_team(OWNER, slug, members)
+    with organisation(TEAMS) as server:
         yield server
-        assert server.errors == []
 
 
 @dataclass

@@ -20,7 +20,7 @@ import pytest
 
 from flaggate.publish.comment import CommentState
 from tests.fakes.github import FakeGitHub, MemberState
-from tests.github_env import NAME, OWNER, ActionRun, run_action, webhook_payload
+from tests.github_env import NAME, OWNER, ActionRun, organisation, run_action, webhook_payload
 from tests.gitrepo import GitRepo, edit, flag_yaml
 
 NUMBER = 7
@@ -48,11 +48,8 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 def fake() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as server:
-        for slug, members in TEAMS.items():
-            server.add_team(OWNER, slug, members)
+    with organisation(TEAMS) as server:
         yield server
-        assert server.errors == []
 
 
 @dataclass

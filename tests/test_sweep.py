@@ -24,6 +24,7 @@ from tests.github_env import (
     OWNER,
     REPOSITORY,
     ActionRun,
+    organisation,
     parse_outputs,
     run_action,
     webhook_payload,
@@ -140,11 +141,8 @@ def staging_rollout(repo: GitRepo) -> str:
 
 @pytest.fixture
 def fake() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as server:
-        for slug, members in TEAMS.items():
-            server.add_team(OWNER, slug, members)  # type: ignore[arg-type]
+    with organisation(TEAMS) as server:
         yield server
-        assert server.errors == []
 
 
 @pytest.fixture
