@@ -484,6 +484,8 @@ def write_branch(
     target = f"{remote}/{branch}" if remotes else f"local branch {branch}"
     private = f"{_PRIVATE_REFS}/{os.getpid()}-{secrets.token_hex(4)}" if remotes else None
     names = [branch, *also]
+    shallow = bool(remotes) and git.run(["rev-parse", "--is-shallow-repository"]).strip() == b"true"
+    depth = ["--depth=1"] if shallow else []
     failures: list[str] = []
     try:
         for attempt in range(1, attempts + 1):
@@ -491,7 +493,9 @@ def write_branch(
                 time.sleep(random.uniform(0, backoff * 2 ** (attempt - 2)))
             try:
                 tips = (
-                    _fetch_tips(git, remote, names, private) if private else _local_tips(git, names)
+                    _fetch_tips(git, remote, names, private, depth)
+                    if private
+                    else _local_tips(git, names)
                 )
             except GitError as exc:
                 failures.append(f"fetching {target}: {exc}")
@@ -530,18 +534,27 @@ def _local_tips(git: Git, names: Sequence[str]) -> dict[str, str | None]:
     return {name: ref_commit(git, f"refs/heads/{name}") for name in names}
 
 
-def _fetch_tips(git: Git, remote: str, names: Sequence[str], private: str) -> dict[str, str | None]:
+def _fetch_tips(
+    git: Git, remote: str, names: Sequence[str], private: str, depth: Sequence[str]
+) -> dict[str, str | None]:
     """The remote tips of ``names`` (None: no such branch), fetched in one fetch into refs
-    below ``private``. A shallow clone (actions/checkout's default) fetches only the tips."""
-    shallow = git.run(["rev-parse", "--is-shallow-repository"]).decode().strip() == "true"
-    depth = ["--depth=1"] if shallow else []
-    advertised = git.run(["ls-remote", "--heads", remote, *(f"refs/heads/{n}" for n in names)])
-    present = {line.split("\t", 1)[1] for line in advertised.decode().splitlines() if "\t" in line}
-    # The refspecs of the branches that exist; fetching a missing one would fail the fetch.
-    specs = [f"+refs/heads/{n}:{private}/{n}" for n in names if f"refs/heads/{n}" in present]
-    if specs:
-        git.run(["fetch", "--quiet", "--no-tags", *depth, remote, *specs])
-    return {name: ref_commit(git, f"{private}/{name}") for name in names}
+    below ``private`` (``depth``: ``--depth=1`` in a shallow clone, which needs only tips)."""
+    specs = {name: f"+refs/heads/{name}:{private}/{name}" for name in names}
+    fetch = ["fetch", "--quiet", "--no-tags", *depth, remote]
+    try:
+        git.run([*fetch, *specs.values()])
+    except GitError as exc:
+        if "couldn't find remote ref" not in str(exc).lower():
+            raise
+        # A branch not created yet fails the whole fetch: ask which exist, fetch those.
+        listed = git.run(["ls-remote", "--heads", remote, *(f"refs/heads/{n}" for n in names)])
+        present = {line.partition("\t")[2] for line in listed.decode().splitlines()}
+        found = [spec for name, spec in specs.items() if f"refs/heads/{name}" in present]
+        if found:
+            git.run([*fetch, *found])
+    listed = git.run(["for-each-ref", "--format=%(refname) %(objectname)", f"{private}/"])
+    tips = dict(line.split(" ", 1) for line in listed.decode().splitlines())
+    return {name: tips.get(f"{private}/{name}") for name in names}
 
 
 def _commit_files(
