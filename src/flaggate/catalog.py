@@ -49,15 +49,18 @@ class Catalog:
         return [env.name for env in self.policies.environments]
 
 
-def load_catalog(root: Path, ref: str | None = None, policies_dir: str = POLICIES_DIR) -> Catalog:
+def load_catalog(
+    root: Path, ref: str | None = None, policies_dir: str = POLICIES_DIR, git: Git | None = None
+) -> Catalog:
     """The catalog of the repository at ``root``: at commit ``ref``, or (None) its working
-    tree. Raises :class:`ConfigError` with every problem found."""
+    tree; ``git``: the repository already at hand (its processes are counted there). Raises
+    :class:`ConfigError` with every problem found."""
     policies_dir = policies_dir.strip("/")
     read: _Reader
     if ref is None:
         read, revision = _WorktreeReader(root), None
     else:
-        git = Git.discover(root)
+        git = git or Git.discover(root)
         revision = git.resolve(ref)
         read = _CommitReader(git, revision)
     policy_files, problems = read(policies_dir)

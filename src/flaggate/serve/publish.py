@@ -69,7 +69,7 @@ def publish(
         source = tips[default_branch]
         if source is None:
             raise PublishError(f"branch {default_branch!r} not found: nothing to publish")
-        catalog = load_catalog(git.root, source, policies_dir)
+        catalog = load_catalog(git.root, source, policies_dir, git)
         current = catalog.policies.settings.spec.publish
         if current is None or current.branch != settings.branch:
             return Planned({}, Published(settings.branch, source, (), None, 0, moved=True))
