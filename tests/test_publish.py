@@ -263,3 +263,21 @@ def test_a_failed_publish_fails_the_merge_run_and_says_why(repo: GitRepo, fake: 
     assert "flaggate: error: flags not published to branch flaggate-dist" in result.stderr
     assert "'prod' not declared in Environments" in result.stderr
     assert git(repo.root, "branch", "--list", DIST) == ""
+
+
+def test_policies_that_do_not_load_at_the_merge_fail_the_publish_never_skip_it(
+    repo: GitRepo, fake: FakeGitHub
+) -> None:
+    # Whether to publish cannot be told when the merged settings do not load: say so, fail
+    # (the base publishes nothing, so falling back to it would skip in silence).
+    def break_settings(r: GitRepo) -> None:
+        edit(r, CHECKOUT, PROD_OFF, PROD_ON)
+        with_publish(r, PUBLISH.replace("formats: [flagd]", "formats: [nope]"))
+
+    pr = open_pull(repo, fake, break_settings)
+    merge(repo, pr)
+    result = pr.run("pull_request", "closed")
+    assert result.code == 2
+    assert "flaggate: error: flags not published (the policies at " in result.stderr
+    assert "do not load)" in result.stderr
+    assert git(repo.root, "branch", "--list", DIST) == ""

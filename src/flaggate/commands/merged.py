@@ -24,7 +24,7 @@ from flaggate.audit.record import Record
 from flaggate.audit.sinks import send
 from flaggate.audit.store import append
 from flaggate.diff import describe_state
-from flaggate.errors import FlaggateError
+from flaggate.errors import FlaggateError, GitError
 from flaggate.gates.runner import HeadChecks
 from flaggate.gates.ticket import TicketLookup
 from flaggate.git import Git
@@ -184,9 +184,13 @@ def _publish(
     code: 2 when publishing failed (the job fails and says why; nothing was written)."""
     try:
         ensure_commits(git, [merged])
-        settings = read_policies(git, merged, args.policies).settings.spec.publish
-    except FlaggateError:
+    except GitError:
         settings = before.settings.spec.publish  # the merged commit is not at hand
+    else:
+        try:
+            settings = read_policies(git, merged, args.policies).settings.spec.publish
+        except FlaggateError as exc:  # whether to publish cannot be told: say so, fail
+            return _not_published(env, f"(the policies at {merged[:12]} do not load)", exc)
     if settings is None:
         return 0
     where = f"branch {settings.branch}"
@@ -196,11 +200,7 @@ def _publish(
     try:
         done = publish(git, settings, default_branch, policies_dir=args.policies)
     except FlaggateError as exc:
-        for problem in getattr(exc, "problems", ()):
-            print(problem, file=sys.stderr)
-        print(f"flaggate: error: flags not published to {where}: {exc}", file=sys.stderr)
-        append_summary(env.step_summary, f"## ⚠️ Flags not published\n\n{exc}\n")
-        return 2
+        return _not_published(env, f"to {where}", exc)
     if done.moved:
         print(f"flaggate: publish: {default_branch} no longer publishes to {where}; skipped")
     elif done.commit is None:
@@ -209,6 +209,15 @@ def _publish(
         names = ", ".join(done.files)
         print(f"flaggate: publish: {names} of {done.source[:12]} written to {where}")
     return 0
+
+
+def _not_published(env: ActionsEnvironment, why: str, exc: FlaggateError) -> int:
+    """Report a publish that could not be done (stderr and the job summary): exit code 2."""
+    for problem in getattr(exc, "problems", ()):
+        print(problem, file=sys.stderr)
+    print(f"flaggate: error: flags not published {why}: {exc}", file=sys.stderr)
+    append_summary(env.step_summary, f"## ⚠️ Flags not published\n\n{exc}\n")
+    return 2
 
 
 def _merge_context(

@@ -73,7 +73,7 @@ def publish(
         current = catalog.policies.settings.spec.publish
         if current is None or current.branch != settings.branch:
             return Planned({}, Published(settings.branch, source, (), None, 0, moved=True))
-        _check_settings(current, default_branch, catalog)
+        _check_settings(current, default_branch, catalog, policies_dir)
         if tip is not None and _unchanged(git, tip, catalog, current):
             names = tuple(exporter_names(catalog, current))
             return Planned({}, Published(current.branch, source, names, None, 0))
@@ -115,7 +115,9 @@ def _message(value: Published) -> str:
     return f"publish: {count} file(s) of {value.source[:12]}\n\n{SOURCE_TRAILER}: {value.source}\n"
 
 
-def _check_settings(settings: Publish, default_branch: str, catalog: Catalog) -> None:
+def _check_settings(
+    settings: Publish, default_branch: str, catalog: Catalog, policies_dir: str
+) -> None:
     audit = catalog.policies.settings.spec.audit
     clash = settings.branch == default_branch or (
         audit.path is None and settings.branch == audit.branch
@@ -132,7 +134,7 @@ def _check_settings(settings: Publish, default_branch: str, catalog: Catalog) ->
         raise ConfigError(
             [
                 Problem(
-                    "policies/",
+                    f"{policies_dir.strip('/')}/",
                     None,
                     f"Settings spec.publish.environments: {', '.join(map(repr, unknown))} "
                     f"not declared in Environments ({', '.join(catalog.environments())})",
