@@ -11,14 +11,14 @@ every problem, so nothing downstream ever serves a partial flag set.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 from typing import Protocol
 
 from flaggate.defaults import POLICIES_DIR
-from flaggate.errors import ConfigError, Problem
+from flaggate.errors import ConfigError, Problem, UsageError
 from flaggate.git import Git, TreeEntry, describe_mode
 from flaggate.model.flags import FeatureFlag
 from flaggate.model.load import is_yaml, load_flag, load_policies
@@ -47,6 +47,14 @@ class Catalog:
     def environments(self) -> list[str]:
         """The declared environment names, lowest risk first."""
         return [env.name for env in self.policies.environments]
+
+    def require(self, environments: Iterable[str]) -> None:
+        """Raise :class:`UsageError` for the first of ``environments`` not declared."""
+        declared = self.environments()
+        for environment in environments:
+            if environment not in declared:
+                known = ", ".join(declared) or "none"
+                raise UsageError(f"unknown environment {environment!r} (declared: {known})")
 
 
 def load_catalog(

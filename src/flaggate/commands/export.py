@@ -66,13 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace, fmt: Exporter) -> int:
     catalog = load_catalog(Path("."), args.ref, args.policies)
-    declared = catalog.environments()
-    chosen = list(dict.fromkeys(args.environment or declared))
-    for environment in chosen:
-        if environment not in declared:
-            raise UsageError(
-                f"unknown environment {environment!r} (declared: {', '.join(declared) or 'none'})"
-            )
+    chosen = list(dict.fromkeys(args.environment or catalog.environments()))
+    catalog.require(chosen)
     to_stdout = args.out == STDOUT or (args.out is None and len(chosen) == 1)
     if to_stdout and len(chosen) != 1:
         raise UsageError(

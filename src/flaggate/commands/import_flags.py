@@ -52,11 +52,8 @@ def run(args: argparse.Namespace) -> int:
     if args.format not in IMPORTERS:
         raise UsageError(f"unknown import format {args.format!r} (known: {', '.join(IMPORTERS)})")
     catalog = load_catalog(Path("."), None, args.policies)
+    catalog.require([args.environment])
     declared = catalog.environments()
-    if args.environment not in declared:
-        raise UsageError(
-            f"unknown environment {args.environment!r} (declared: {', '.join(declared) or 'none'})"
-        )
     source = str(args.file)
     document, problems = read_flagd(args.file, source)
     if document is None:

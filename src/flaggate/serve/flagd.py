@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flaggate.catalog import Catalog
-from flaggate.errors import ConfigError, Problem, UsageError
+from flaggate.errors import ConfigError, Problem
 from flaggate.model.flags import EnvironmentState, FeatureFlag
 
 SCHEMA_URL = "https://flagd.dev/schema/v0/flags.json"
@@ -78,11 +78,7 @@ class FlagdExporter:
 
 def flag_set(catalog: Catalog, environment: str) -> dict[str, Any]:
     """The flagd document of ``environment``: ``$schema``, ``flags`` and ``metadata``."""
-    declared = catalog.environments()
-    if environment not in declared:
-        raise UsageError(
-            f"unknown environment {environment!r} (declared: {', '.join(declared) or 'none'})"
-        )
+    catalog.require([environment])
     flags: dict[str, Any] = {}
     for key, entry in catalog.flags.items():
         definition = flag_definition(entry.flag, environment)

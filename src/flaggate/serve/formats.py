@@ -72,12 +72,7 @@ def render_all(catalog: Catalog, fmt: str, environments: Sequence[str]) -> dict[
     """The files of ``environments`` in format ``fmt``, by environment: one worker process a
     file for a large catalog where processes fork, else one after the other."""
     found = exporter(fmt)
-    declared = catalog.environments()
-    for environment in environments:
-        if environment not in declared:
-            raise UsageError(
-                f"unknown environment {environment!r} (declared: {', '.join(declared) or 'none'})"
-            )
+    catalog.require(environments)  # here: a worker's exception would lose its message
     workers = min(os.cpu_count() or 1, len(environments))
     forks = "fork" in multiprocessing.get_all_start_methods()
     if workers < 2 or len(catalog.flags) < PARALLEL_THRESHOLD or not forks:
