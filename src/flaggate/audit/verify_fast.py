@@ -20,8 +20,12 @@ from array import array
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flaggate.audit.record import GENESIS
+
+if TYPE_CHECKING:  # flaggate.audit.log imports this module when it verifies
+    from flaggate.audit.log import LogFile, LogSource
 
 PARALLEL_BYTES = 32 << 20
 """From this much stored log on (all files together, as git or the disk holds them)."""
@@ -50,7 +54,7 @@ class Intact:
     last_line: bytes
 
 
-_SHARED: tuple[object, Sequence[object]] | None = None
+_SHARED: tuple[LogSource, Sequence[LogFile]] | None = None
 """The source and files forked workers read (inherited, never pickled)."""
 
 
@@ -60,12 +64,13 @@ def parallel_workers(sizes: Sequence[int | None]) -> int:
     known = [size for size in sizes if size is not None]
     if len(sizes) < 2 or len(known) != len(sizes) or sum(known) < PARALLEL_BYTES:
         return 0
-    if "fork" not in multiprocessing.get_all_start_methods():
+    cores = os.cpu_count() or 1
+    if cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return 0
-    return min(os.cpu_count() or 1, len(sizes)) if (os.cpu_count() or 1) > 1 else 0
+    return min(cores, len(sizes))
 
 
-def check_intact(source: object, files: Sequence[object], workers: int) -> Intact | None:
+def check_intact(source: LogSource, files: Sequence[LogFile], workers: int) -> Intact | None:
     """The log of ``files`` (in chain order) when every line is intact and linked and no id
     repeats; None otherwise (or when a worker fails): the caller then walks the log."""
     global _SHARED
@@ -102,16 +107,15 @@ def check_intact(source: object, files: Sequence[object], workers: int) -> Intac
 def _summarize(index: int) -> FileSummary | None:
     """The summary of file ``index`` of the shared files; None at the first thing the fast
     path cannot vouch for."""
-    from flaggate.audit.log import LogError, LogSource, intact_line
+    from flaggate.audit.log import LogError, intact_line
 
     assert _SHARED is not None
     source, files = _SHARED
-    assert isinstance(source, LogSource)
     fingerprints = array("q")
     count = 0
     first_prev = last_hash = first_line = last_line = b""
     try:
-        for _file, lines in source.read([files[index]]):  # type: ignore[list-item]
+        for _file, lines in source.read([files[index]]):
             for batch in lines:
                 for line in batch:
                     found = intact_line(line)
