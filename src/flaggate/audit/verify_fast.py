@@ -14,15 +14,14 @@ one line after the other, which finds and words every problem as before.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from array import array
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flaggate.audit.record import GENESIS
+from flaggate.forking import can_fork, fork_map
 
 if TYPE_CHECKING:  # flaggate.audit.log imports this module when it verifies
     from flaggate.audit.log import LogFile, LogSource
@@ -54,35 +53,22 @@ class Intact:
     last_line: bytes
 
 
-_SHARED: tuple[LogSource, Sequence[LogFile]] | None = None
-"""The source and files forked workers read (inherited, never pickled)."""
-
-
 def parallel_workers(sizes: Sequence[int | None]) -> int:
     """How many workers to check files of ``sizes`` bytes with: 0 when one process is the
     better choice (a small log, one core, no fork)."""
     known = [size for size in sizes if size is not None]
     if len(sizes) < 2 or len(known) != len(sizes) or sum(known) < PARALLEL_BYTES:
         return 0
-    cores = os.cpu_count() or 1
-    if cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return 0
-    return min(cores, len(sizes))
+    return min(os.cpu_count() or 1, len(sizes)) if can_fork() else 0
 
 
 def check_intact(source: LogSource, files: Sequence[LogFile], workers: int) -> Intact | None:
     """The log of ``files`` (in chain order) when every line is intact and linked and no id
     repeats; None otherwise (or when a worker fails): the caller then walks the log."""
-    global _SHARED
-    _SHARED = (source, files)
     try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            summaries = list(pool.map(_summarize, range(len(files))))
+        summaries = fork_map(_summarize, source, files, workers)
     except Exception:  # a worker that died proves nothing: the walk will say what is wrong
         return None
-    finally:
-        _SHARED = None
     expected = GENESIS.encode()
     seen: set[int] = set()
     records = 0
@@ -104,18 +90,15 @@ def check_intact(source: LogSource, files: Sequence[LogFile], workers: int) -> I
     return Intact(records, expected if records else None, first_line, last_line)
 
 
-def _summarize(index: int) -> FileSummary | None:
-    """The summary of file ``index`` of the shared files; None at the first thing the fast
-    path cannot vouch for."""
+def _summarize(source: LogSource, file: LogFile) -> FileSummary | None:
+    """The summary of one file; None at the first thing the fast path cannot vouch for."""
     from flaggate.audit.log import LogError, intact_line
 
-    assert _SHARED is not None
-    source, files = _SHARED
     fingerprints = array("q")
     count = 0
     first_prev = last_hash = first_line = last_line = b""
     try:
-        for _file, lines in source.read([files[index]]):
+        for _file, lines in source.read([file]):
             for batch in lines:
                 for line in batch:
                     found = intact_line(line)

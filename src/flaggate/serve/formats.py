@@ -8,15 +8,13 @@ format is one more class and one more entry in :data:`EXPORTERS`.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from itertools import repeat
 from typing import Protocol
 
 from flaggate.catalog import PARALLEL_THRESHOLD, Catalog
 from flaggate.errors import ConfigError, Problem, UsageError
+from flaggate.forking import can_fork, fork_map
 from flaggate.serve.flagd import FlagdExporter
 
 
@@ -63,28 +61,16 @@ def file_name(fmt: str, environment: str) -> str:
     return exporter(fmt).file_name(environment)
 
 
-_SHARED: Catalog | None = None
-"""The catalog forked rendering workers read (inherited by fork, never pickled: a large
-catalog costs more to send than to render)."""
-
-
 def render_all(catalog: Catalog, fmt: str, environments: Sequence[str]) -> dict[str, bytes]:
     """The files of ``environments`` in format ``fmt``, by environment: one worker process a
     file for a large catalog where processes fork, else one after the other."""
     found = exporter(fmt)
     catalog.require(environments)  # here: a worker's exception would lose its message
-    workers = min(os.cpu_count() or 1, len(environments))
-    forks = "fork" in multiprocessing.get_all_start_methods()
-    if workers < 2 or len(catalog.flags) < PARALLEL_THRESHOLD or not forks:
+    if len(environments) < 2 or len(catalog.flags) < PARALLEL_THRESHOLD or not can_fork():
         return {environment: found.render(catalog, environment) for environment in environments}
-    global _SHARED
-    _SHARED = catalog
-    try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            results = list(pool.map(_render_shared, repeat(fmt), environments))
-    finally:
-        _SHARED = None
+    workers = min(os.cpu_count() or 1, len(environments))
+    jobs = [(fmt, environment) for environment in environments]
+    results = fork_map(_render, catalog, jobs, workers)
     problems = [p for result in results if isinstance(result, list) for p in result]
     if problems:
         raise ConfigError(problems)
@@ -95,11 +81,11 @@ def render_all(catalog: Catalog, fmt: str, environments: Sequence[str]) -> dict[
     }
 
 
-def _render_shared(fmt: str, environment: str) -> bytes | list[Problem]:
-    """Render from the inherited catalog; problems come back as values (a ConfigError does
-    not survive pickling with its problems)."""
-    assert _SHARED is not None
+def _render(catalog: Catalog, job: tuple[str, str]) -> bytes | list[Problem]:
+    """Render one file in a worker; problems come back as values (a ConfigError does not
+    survive pickling with its problems)."""
+    fmt, environment = job
     try:
-        return exporter(fmt).render(_SHARED, environment)
+        return exporter(fmt).render(catalog, environment)
     except ConfigError as exc:
         return exc.problems
