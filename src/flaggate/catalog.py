@@ -109,6 +109,26 @@ def unique_flags(
     return dict(sorted(flags.items())), problems
 
 
+def yaml_files(root: Path, folder: str) -> list[str]:
+    """The YAML files below ``folder`` of ``root``, relative to ``root`` and sorted: regular
+    files only, linked files and folders left out (they are reported where files are read)."""
+    top = root / folder
+    if not top.is_dir() or top.is_symlink():
+        return []
+    found: list[str] = []
+    start = top.relative_to(root).as_posix()
+    pending = [(top, "" if start == "." else f"{start}/")]
+    while pending:
+        directory, relative = pending.pop()
+        with os.scandir(directory) as listing:  # each entry's type without a stat call
+            for entry in listing:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((Path(entry.path), f"{relative}{entry.name}/"))
+                elif is_yaml(entry.name) and entry.is_file(follow_symlinks=False):
+                    found.append(f"{relative}{entry.name}")
+    return sorted(found)
+
+
 def read_folder(root: Path, folder: str = "") -> Files:
     """The YAML files below ``folder`` of ``root`` (paths relative to ``root``), read with the
     size limit; a linked file or folder is a problem, never followed."""

@@ -15,15 +15,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flaggate.annotations import in_github_actions, problem_command
+from flaggate.catalog import PARALLEL_THRESHOLD, yaml_files
 from flaggate.errors import ConfigError, GitError, Problem, UsageError
 from flaggate.git import Git
 from flaggate.layout import Layout, attribute_problems, misplaced_documents
 from flaggate.model.load import is_yaml, load_flag, load_policies, position
 from flaggate.model.policyset import PolicySet
 from flaggate.yamlio import YamlError, load_documents, read_limited, too_large
-
-PARALLEL_THRESHOLD = 2000
-"""Below this many flag files, one process is faster than starting workers."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -159,7 +157,7 @@ def validate_repository(root: Path, policies_dir: str, jobs: int | None) -> Repo
     flags_dir = policies.settings.spec.flagsPath.strip("/") if policies else "flags"
     envs = policies.environment_names if policies else None
     layout = Layout(flags_dir, policies_dir.strip("/"))
-    files = sorted(_yaml_files(root / flags_dir), key=str)
+    files = [root / rel for rel in yaml_files(root, flags_dir)]
     # The repository's own checks run here while worker processes parse the flag files.
     flag_problems, names, elsewhere = _check_flags_and(
         root, files, envs, jobs, lambda: repository_problems(root, layout)
@@ -205,10 +203,9 @@ def _role_entries(policies: PolicySet) -> dict[str, tuple[str, int | None, int |
 
 
 def _check_policies(root: Path, policies_dir: str) -> tuple[list[Problem], PolicySet | None]:
-    directory = root / policies_dir
     files: dict[str, bytes] = {}
     problems: list[Problem] = []
-    for path in sorted(_yaml_files(directory)):
+    for path in (root / rel for rel in yaml_files(root, policies_dir)):
         content = _read(root, path, problems)
         if content is not None:
             files[path.relative_to(root).as_posix()] = content
@@ -285,24 +282,6 @@ def _duplicate_names(names: Iterable[tuple[str, str]]) -> list[Problem]:
         else:
             first[key] = path
     return problems
-
-
-def _yaml_files(directory: Path) -> Iterable[Path]:
-    """The YAML files below ``directory``: regular files only, linked folders not entered
-    (``repository_problems`` reports links)."""
-    if not directory.is_dir() or directory.is_symlink():
-        return []
-    found = []
-    for folder, _folders, names in os.walk(directory):  # os.walk never follows a link
-        here = Path(folder)
-        found += [
-            here / name
-            for name in names
-            if is_yaml(name)
-            and os.path.isfile(path := os.path.join(folder, name))
-            and not os.path.islink(path)
-        ]
-    return found
 
 
 def repository_problems(root: Path, layout: Layout) -> list[Problem]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from flaggate.catalog import read_folder
+from flaggate.catalog import read_folder, yaml_files
 from flaggate.commands.listing import aligned, repository_root
 from flaggate.commands.show import approval_needed, describe_stages
 from flaggate.defaults import POLICIES_DIR
@@ -27,7 +27,7 @@ from flaggate.editing import EnvironmentEdit, edit_environment, write_atomically
 from flaggate.errors import ConfigError, GitError, Problem, UsageError
 from flaggate.git import Git
 from flaggate.model.flags import ROLLOUT_TOLERANCE, FeatureFlag
-from flaggate.model.load import is_yaml, load_flag, load_policies
+from flaggate.model.load import load_flag, load_policies
 from flaggate.model.policyset import PolicySet
 from flaggate.model.suggest import did_you_mean
 from flaggate.policy import rules as rule_engine
@@ -266,7 +266,7 @@ class Workspace:
     def flag_files(self) -> dict[str, list[str]]:
         """Flag files by stem (the flag key they must define), relative to the root."""
         found: dict[str, list[str]] = {}
-        for rel in _yaml_files(self.root, self.flags_dir):
+        for rel in yaml_files(self.root, self.flags_dir):
             found.setdefault(PurePosixPath(rel).stem, []).append(rel)
         return found
 
@@ -308,18 +308,6 @@ class Workspace:
             error.message = f"refused: the result would not be valid; {path} is unchanged"
             raise error
         return flag
-
-
-def _yaml_files(root: Path, folder: str) -> list[str]:
-    """YAML files below ``root/folder`` (symlinks left out), relative to ``root``."""
-    top = root / folder
-    if not top.is_dir() or top.is_symlink():
-        return []
-    return sorted(
-        p.relative_to(root).as_posix()
-        for p in top.rglob("*")
-        if is_yaml(p.name) and p.is_file() and not p.is_symlink()
-    )
 
 
 # --- writing, printing, committing ------------------------------------------------------------
