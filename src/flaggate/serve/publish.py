@@ -95,7 +95,7 @@ def publish(
 
 def export_files(catalog: Catalog, settings: Publish) -> dict[str, bytes]:
     """File name -> bytes of every format and environment ``settings`` publish."""
-    environments = list(settings.environments) or catalog.environments()
+    environments = _published(catalog, settings)
     files: dict[str, bytes] = {}
     for name in settings.formats:
         format_ = exporter(name)
@@ -106,8 +106,13 @@ def export_files(catalog: Catalog, settings: Publish) -> dict[str, bytes]:
 
 def exporter_names(catalog: Catalog, settings: Publish) -> list[str]:
     """The file names ``settings`` publish, sorted."""
-    environments = list(settings.environments) or catalog.environments()
+    environments = _published(catalog, settings)
     return sorted(exporter(f).file_name(env) for f in settings.formats for env in environments)
+
+
+def _published(catalog: Catalog, settings: Publish) -> list[str]:
+    """The environments ``settings`` publish: those named, else every declared one."""
+    return list(settings.environments) or catalog.environments()
 
 
 def _message(value: Published) -> str:
