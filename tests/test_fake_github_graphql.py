@@ -1,9 +1,11 @@
 """Tests of the fake GitHub's GraphQL endpoint (``POST /graphql``): it answers flaggate's
-provenance query from the state REST serves, in GitHub's shapes (bot logins, node ids, edit
-histories, deleted comments, co-authors, errors), and REST answers as before."""
+pull request query (``pull_query.graphql``) and its follow-up page and team queries from the
+state REST serves, in GitHub's shapes (bot logins, node ids, edit histories, deleted comments,
+co-authors, statuses, team members, errors), and REST answers as before."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,18 +13,54 @@ from typing import Any
 import github
 import httpx
 import pytest
-from graphql import parse, validate
+from graphql import FragmentDefinitionNode, parse, print_ast, validate
 
-from tests.fakes.github import FakeGitHub
+from tests.fakes.github import FakeGitHub, MemberState
 from tests.fakes.github_graphql import SCHEMA, co_authors
 
 TOKEN = "t0ken"
 BASE, FIRST, HEAD, FORCED = "b" * 40, "c" * 40, "a" * 40, "e" * 40
 REPO = "/repos/acme/flags"
 BOT = "github-actions[bot]"
-PROVENANCE = (
-    Path(__file__).resolve().parents[1] / "src/flaggate/github/provenance_query.graphql"
+PULL_QUERY = (
+    Path(__file__).resolve().parents[1] / "src/flaggate/github/pull_query.graphql"
 ).read_text()
+PROVENANCE = (
+    "query FlaggateProvenance($owner: String!, $name: String!, $number: Int!, "
+    "$comments: [ID!]!) {\n"
+    """  viewer { login }
+  repository(owner: $owner, name: $name) {
+    pullRequest(number: $number) {
+      lastEditedAt
+      editor { login }
+      timelineItems(itemTypes: [COMMENT_DELETED_EVENT], last: 100) {
+        totalCount
+        nodes {
+          ... on CommentDeletedEvent {
+            createdAt
+            actor { login }
+            deletedCommentAuthor { __typename login }
+          }
+        }
+      }
+      commits(last: 100) {
+        totalCount
+        nodes { commit { oid authors(first: 20) { nodes { email name user { login } } } } }
+      }
+    }
+  }
+  nodes(ids: $comments) {
+    ... on IssueComment {
+      id
+      author { __typename login }
+      editor { login }
+      userContentEdits(first: 100) { totalCount nodes { editedAt editor { login } } }
+    }
+  }
+}
+"""
+)
+"""The provenance query flaggate sent before ``pull_query.graphql`` (comments by node id)."""
 
 TRAILERS = (
     "Turn on checkout\n"
@@ -71,9 +109,10 @@ def client(fake: FakeGitHub) -> Iterator[httpx.Client]:
         yield http
 
 
-def ask(client: httpx.Client, query: str, **variables: Any) -> Any:
-    """POST ``query`` to ``/graphql``; the decoded answer (GitHub answers 200 also for errors)."""
-    response = client.post("/graphql", json={"query": query, "variables": variables})
+def ask(client: httpx.Client, document: str, /, **variables: Any) -> Any:
+    """POST ``document`` to ``/graphql``; the decoded answer (GitHub answers 200 also for
+    errors)."""
+    response = client.post("/graphql", json={"query": document, "variables": variables})
     assert response.status_code == 200, response.text
     assert response.headers["X-RateLimit-Resource"] == "graphql"
     return response.json()
@@ -805,3 +844,622 @@ def test_pygithub_retries_a_502_on_graphql(fake: FakeGitHub) -> None:
     _, answer = gh.requester.graphql_query("{ viewer { login } }", {})
     assert answer == {"data": {"viewer": {"login": BOT}}}
     assert fake.calls.count(("POST", "/graphql")) == 2
+
+
+# --- the pull request query (pull_query.graphql) -----------------------------------------------
+
+LEADS: dict[str, MemberState] = {
+    "alice": "active",
+    "carl": "pending",
+    "dave": "active",
+    "Alina": "active",
+}
+TEAM_FIELD = (
+    "  t{i}: organization(login: $o{i}) {{ team(slug: $s{i}) "
+    "{{ members(first: 100) {{ ...TeamMembers }} }} }}\n"
+)
+
+
+def pull_query(teams: int) -> str:
+    """``pull_query.graphql`` with ``teams`` team aliases (``t0``, ``t1``, ...), added as
+    :mod:`flaggate.github.snapshot` adds them (where the file's comments say, if it has them);
+    without teams, without the ``TeamMembers`` fragment (GitHub rejects an unused one)."""
+    if teams == 0:
+        [unused] = [
+            d
+            for d in parse(PULL_QUERY).definitions
+            if isinstance(d, FragmentDefinitionNode) and d.name.value == "TeamMembers"
+        ]
+        assert unused.loc is not None
+        return PULL_QUERY[: unused.loc.start] + PULL_QUERY[unused.loc.end :]
+    declared = "".join(f"  $o{i}: String!\n  $s{i}: String!\n" for i in range(teams))
+    fields = "".join(TEAM_FIELD.format(i=i) for i in range(teams))
+    if "# team fields" in PULL_QUERY:
+        return PULL_QUERY.replace("  # team variables\n", declared).replace(
+            "  # team fields\n", fields
+        )
+    header = re.search(r"query FlaggatePull\((.*?)\)\s*\{\n", PULL_QUERY, re.S)
+    assert header is not None
+    return (
+        PULL_QUERY[: header.end(1)]
+        + "\n"
+        + declared
+        + PULL_QUERY[header.end(1) : header.end()]
+        + fields
+        + PULL_QUERY[header.end() :]
+    )
+
+
+def fragment(name: str) -> str:
+    """Fragment ``name`` of ``pull_query.graphql``."""
+    [found] = [
+        d
+        for d in parse(PULL_QUERY).definitions
+        if isinstance(d, FragmentDefinitionNode) and d.name.value == name
+    ]
+    return print_ast(found)
+
+
+def ask_pull(client: httpx.Client, teams: list[tuple[str, str]]) -> Any:
+    variables: dict[str, Any] = {"owner": "acme", "name": "flags", "number": 7, "head": FORCED}
+    for i, (org, slug) in enumerate(teams):
+        variables |= {f"o{i}": org, f"s{i}": slug}
+    return ask(client, pull_query(len(teams)), **variables)
+
+
+def page_of(client: httpx.Client, node_id: str, name: str, arguments: str, cursor: str) -> Any:
+    """One follow-up page of a connection of the pull request, as flaggate asks for it."""
+    fragments = {"timelineItems": "Timeline"}
+    spread = fragments.get(name, name[:1].upper() + name[1:])
+    query = (
+        "query FlaggatePullPage($id: ID!, $cursor: String) {\n"
+        f"  node(id: $id) {{ ... on PullRequest {{ {name}({arguments}) {{ ...{spread} }} }} }}\n"
+        "}\n\n" + fragment(spread)
+    )
+    answer = ask(client, query, id=node_id, cursor=cursor)
+    assert "errors" not in answer, answer
+    return answer["data"]["node"][name]
+
+
+def rest_login(actor: dict[str, Any]) -> str:
+    """A GraphQL actor's login as REST writes it (a ``Bot``'s with ``[bot]``)."""
+    login = str(actor["login"])
+    return f"{login}[bot]" if actor["__typename"] == "Bot" else login
+
+
+@pytest.fixture
+def busy(fake: FakeGitHub, client: httpx.Client) -> FakeGitHub:
+    """Pull request 7 as flaggate meets it: labels, a user and a team asked to review, three
+    reviews (one by a bot, one dismissed), a comment edited by someone else and one deleted,
+    label/ready/force-push events, the force-pushed head with co-authors and statuses, and
+    two teams (``secret`` unreadable by the token)."""
+    fake.add_team("acme", "leads", LEADS, maintainers=["dave"])
+    fake.add_team("acme", "secret", {"eve": "active"}, forbidden=True)
+    fake.add_label_event("acme", "flags", 7, "emergency", "erin", created_at="2026-01-05T09:10:00Z")
+    fake.add_label_event("acme", "flags", 7, "Backend", "bob", created_at="2026-01-05T09:11:00Z")
+    fake.add_pull_event("acme", "flags", 7, "ready_for_review", "bob", "2026-01-05T09:12:00Z")
+    fake.add_pull_event(
+        "acme", "flags", 7, "head_ref_force_pushed", "bob", "2026-01-05T09:13:00Z", head_sha=FORCED
+    )
+    fake.set_commits("acme", "flags", 7, [(FIRST, "bob", "bob"), (FORCED, "bob", None, TRAILERS)])
+    fake.add_review("acme", "flags", 7, "carol", "APPROVED", FORCED, "2026-01-05T09:20:00Z")
+    fake.add_review(
+        "acme", "flags", 7, "renovate[bot]", "COMMENTED", HEAD, "2026-01-05T09:21:00Z", body="ok"
+    )
+    blocked = fake.add_review(
+        "acme", "flags", 7, "mallory", "CHANGES_REQUESTED", HEAD, "2026-01-05T09:22:00Z"
+    )
+    fake.dismiss_review("acme", "flags", 7, blocked["id"])
+    asked = {"reviewers": ["zed"], "team_reviewers": ["leads"]}
+    assert client.post(f"{REPO}/pulls/7/requested_reviewers", json=asked).status_code == 201
+    ledger, report = comment_ids(fake)
+    fake.edit_comment(
+        "acme", "flags", ledger, "forged", "mallory", edited_at="2026-01-05T10:00:00Z"
+    )
+    fake.delete_comment("acme", "flags", report, "mallory", deleted_at="2026-01-05T10:01:00Z")
+    fake.add_comment("acme", "flags", 7, "lgtm", "carol", created_at="2026-01-05T10:02:00Z")
+    status = {"state": "pending", "context": "flaggate", "description": "Checking"}
+    assert client.post(f"{REPO}/statuses/{FORCED}", json=status).status_code == 201
+    status |= {"state": "success", "description": "All good"}
+    assert client.post(f"{REPO}/statuses/{FORCED}", json=status).status_code == 201
+    fake.add_status(
+        "acme", "flags", FORCED, "failure", "lint", "2 problems", "https://ci/1", creator="ci[bot]"
+    )
+    fake.add_status("acme", "flags", HEAD, "success", "lint")  # an older head's
+    return fake
+
+
+def test_the_pull_query_is_valid_against_the_schema() -> None:
+    assert validate(SCHEMA, parse(pull_query(2))) == []
+
+
+def test_the_pull_query_answers_what_rest_serves(busy: FakeGitHub, client: httpx.Client) -> None:
+    busy.reset_calls()
+    answer = ask_pull(client, [("acme", "leads"), ("acme", "secret")])
+    assert busy.calls == [("POST", "/graphql")]  # one request, recorded once
+    data = answer["data"]
+    assert data["viewer"] == {"login": BOT}
+
+    pull = data["repository"]["pullRequest"]
+    rest = client.get(f"{REPO}/pulls/7").json()
+    assert (pull["id"], pull["databaseId"], pull["number"]) == (rest["node_id"], rest["id"], 7)
+    assert (pull["title"], pull["body"], pull["url"]) == (
+        rest["title"],
+        rest["body"],
+        rest["html_url"],
+    )
+    assert (pull["state"], pull["merged"], pull["isDraft"]) == ("OPEN", False, rest["draft"])
+    assert pull["createdAt"] == rest["created_at"] == "2026-01-05T09:00:00Z"
+    assert pull["lastEditedAt"] is None
+    assert pull["author"] == {"__typename": "User", "login": rest["user"]["login"]}
+    assert (pull["baseRefName"], pull["baseRefOid"]) == (rest["base"]["ref"], rest["base"]["sha"])
+    assert (pull["headRefName"], pull["headRefOid"]) == (rest["head"]["ref"], FORCED)
+    assert rest["head"]["sha"] == FORCED
+
+    assert pull["labels"] == {
+        "totalCount": 2,
+        "nodes": [{"name": label["name"]} for label in rest["labels"]],
+    }
+    assert [n["name"] for n in pull["labels"]["nodes"]] == ["emergency", "Backend"]
+
+    requested = client.get(f"{REPO}/pulls/7/requested_reviewers").json()
+    assert pull["reviewRequests"] == {
+        "totalCount": 2,
+        "nodes": [
+            {"requestedReviewer": {"__typename": "User", "login": requested["users"][0]["login"]}},
+            {
+                "requestedReviewer": {
+                    "__typename": "Team",
+                    "slug": requested["teams"][0]["slug"],
+                    "organization": {"login": "acme"},
+                }
+            },
+        ],
+    }
+
+    reviews = pull["reviews"]
+    rest_reviews = client.get(f"{REPO}/pulls/7/reviews").json()
+    assert reviews["totalCount"] == len(rest_reviews) == 3
+    assert reviews["pageInfo"]["hasNextPage"] is False
+    assert [
+        (
+            r["databaseId"],
+            r["state"],
+            r["submittedAt"],
+            r["body"],
+            rest_login(r["author"]),
+            r["commit"]["oid"],
+        )
+        for r in reviews["nodes"]
+    ] == [
+        (r["id"], r["state"], r["submitted_at"], r["body"], r["user"]["login"], r["commit_id"])
+        for r in rest_reviews
+    ]
+    assert [r["state"] for r in reviews["nodes"]] == ["APPROVED", "COMMENTED", "DISMISSED"]
+    assert reviews["nodes"][1]["author"] == {"__typename": "Bot", "login": "renovate"}
+
+    comments = pull["comments"]
+    rest_comments = client.get(f"{REPO}/issues/7/comments").json()
+    assert comments["totalCount"] == len(rest_comments) == 2
+    assert [
+        (c["id"], c["databaseId"], c["body"], rest_login(c["author"])) for c in comments["nodes"]
+    ] == [(c["node_id"], c["id"], c["body"], c["user"]["login"]) for c in rest_comments]
+    edited, fresh = comments["nodes"]
+    assert edited["editor"] == {"__typename": "User", "login": "mallory"}
+    assert [e["editor"]["login"] for e in edited["userContentEdits"]["nodes"]] == [
+        "mallory",
+        "github-actions",
+    ]
+    assert fresh["editor"] is None
+    assert fresh["userContentEdits"] == {"totalCount": 0, "nodes": []}
+
+    timeline = pull["timelineItems"]
+    rest_events = {e["event"]: e for e in reversed(busy.events("acme", "flags", 7))}  # firsts
+    second_label = [e for e in busy.events("acme", "flags", 7) if e["event"] == "labeled"][1]
+    assert timeline["totalCount"] == 5
+    assert timeline["pageInfo"]["hasPreviousPage"] is False
+    erin, bob = {"__typename": "User", "login": "erin"}, {"__typename": "User", "login": "bob"}
+    labeled = rest_events["labeled"]
+    assert timeline["nodes"] == [
+        {
+            "__typename": "LabeledEvent",
+            "id": labeled["node_id"],
+            "createdAt": labeled["created_at"],
+            "actor": erin,
+            "label": {"name": "emergency"},
+        },
+        {
+            "__typename": "LabeledEvent",
+            "id": second_label["node_id"],
+            "createdAt": second_label["created_at"],
+            "actor": bob,
+            "label": {"name": "Backend"},
+        },
+        {
+            "__typename": "ReadyForReviewEvent",
+            "createdAt": rest_events["ready_for_review"]["created_at"],
+            "actor": bob,
+        },
+        {
+            "__typename": "HeadRefForcePushedEvent",
+            "createdAt": rest_events["head_ref_force_pushed"]["created_at"],
+            "actor": bob,
+            "afterCommit": {"oid": FORCED},
+        },
+        {
+            "__typename": "CommentDeletedEvent",
+            "createdAt": "2026-01-05T10:01:00Z",
+            "actor": {"__typename": "User", "login": "mallory"},
+            "deletedCommentAuthor": {"__typename": "Bot", "login": "github-actions"},
+        },
+    ]
+
+    commits = pull["commits"]
+    rest_commits = client.get(f"{REPO}/pulls/7/commits").json()
+    assert commits["totalCount"] == len(rest_commits) == 2
+    assert commits["pageInfo"]["hasPreviousPage"] is False
+
+    def user(account: dict[str, Any] | None) -> dict[str, str] | None:
+        return {"login": account["login"]} if account is not None else None
+
+    assert [
+        (
+            c["commit"]["oid"],
+            c["commit"]["message"],
+            c["commit"]["author"]["user"],
+            c["commit"]["committer"]["user"],
+        )
+        for c in commits["nodes"]
+    ] == [
+        (c["sha"], c["commit"]["message"], user(c["author"]), user(c["committer"]))
+        for c in rest_commits
+    ]
+    assert [a["user"] for a in commits["nodes"][1]["commit"]["authors"]["nodes"]] == [
+        {"login": "bob"},
+        {"login": "carol"},
+        None,
+        {"login": "alice"},
+        None,
+    ]
+
+    combined = client.get(f"{REPO}/commits/{FORCED}/status").json()
+    head = data["repository"]["object"]
+    assert head["oid"] == FORCED
+    contexts = head["status"]["contexts"]
+    assert [(c["context"], c["state"], c["description"]) for c in contexts] == [
+        (s["context"], s["state"].upper(), s["description"]) for s in combined["statuses"]
+    ]
+    assert [(c["context"], c["state"]) for c in contexts] == [
+        ("lint", "FAILURE"),
+        ("flaggate", "SUCCESS"),  # the newest of its context
+    ]
+    if "creator" in contexts[0]:
+        assert [c["creator"] for c in contexts] == [
+            {"__typename": "Bot", "login": "ci"},
+            {"__typename": "Bot", "login": "github-actions"},
+        ]
+
+    leads = client.get("/orgs/acme/teams/leads/members").json()
+    assert data["t0"] == {
+        "team": {
+            "members": {
+                "totalCount": 3,
+                "pageInfo": {
+                    "hasNextPage": False,
+                    "endCursor": data["t0"]["team"]["members"]["pageInfo"]["endCursor"],
+                },
+                "nodes": [{"login": m["login"]} for m in leads],
+            }
+        }
+    }
+    assert [m["login"] for m in leads] == ["alice", "dave", "Alina"]  # not the pending carl
+    assert client.get("/orgs/acme/teams/secret/members").status_code == 403
+    assert data["t1"] == {"team": None}
+    [error] = answer["errors"]
+    assert error == {
+        "type": "FORBIDDEN",
+        "path": ["t1", "team"],
+        "extensions": {"saml_failure": False},
+        "locations": error["locations"],
+        "message": "Resource not accessible by integration",
+    }
+    [where] = error["locations"]
+    line = pull_query(2).splitlines()[where["line"] - 1]
+    assert line[where["column"] - 1 :].startswith("team(slug: $s1)")
+
+
+def test_an_unused_fragment_is_githubs_validation_error(client: httpx.Client) -> None:
+    query = "query Q {\n  viewer { login }\n}\n\nfragment Unused on User { login }\n"
+    assert ask(client, query) == {
+        "errors": [
+            {
+                "path": ["fragment Unused"],
+                "extensions": {"code": "useAndDefineFragment", "fragmentName": "Unused"},
+                "locations": [{"line": 5, "column": 1}],
+                "message": "Fragment Unused was defined, but not used",
+            }
+        ]
+    }
+
+
+def test_pages_past_100_with_the_cursors(fake: FakeGitHub, client: httpx.Client) -> None:
+    for i in range(105):
+        at = f"2026-01-06T{i // 60:02d}:{i % 60:02d}:00Z"
+        fake.add_review("acme", "flags", 7, f"r{i}", "COMMENTED", HEAD, at)
+        fake.add_comment("acme", "flags", 7, f"c{i}", created_at=at)
+        fake.add_label_event("acme", "flags", 7, f"l{i}", "erin", created_at=at)
+    shas = [f"{i:040x}" for i in range(130)]
+    fake.set_commits("acme", "flags", 7, [(sha, "bob", "bob") for sha in shas])
+    fake.update_pull("acme", "flags", 7, head_sha=shas[-1])
+
+    pull = ask_pull(client, [])
+    assert "errors" not in pull, pull
+    first = pull["data"]["repository"]["pullRequest"]
+    node_id = first["id"]
+
+    reviews = first["reviews"]
+    assert (reviews["totalCount"], len(reviews["nodes"])) == (105, 100)
+    assert reviews["pageInfo"]["hasNextPage"] is True
+    more = page_of(
+        client, node_id, "reviews", "first: 100, after: $cursor", reviews["pageInfo"]["endCursor"]
+    )
+    assert more["pageInfo"]["hasNextPage"] is False
+    logins = [r["author"]["login"] for r in reviews["nodes"] + more["nodes"]]
+    assert logins == [r["user"]["login"] for r in fake.reviews("acme", "flags", 7)]
+    assert len(logins) == 105
+
+    comments = first["comments"]
+    assert (comments["totalCount"], len(comments["nodes"])) == (107, 100)
+    more = page_of(
+        client, node_id, "comments", "first: 100, after: $cursor", comments["pageInfo"]["endCursor"]
+    )
+    bodies = [c["body"] for c in comments["nodes"] + more["nodes"]]
+    assert bodies == [c["body"] for c in fake.comments("acme", "flags", 7)]
+    assert more["pageInfo"] == {"hasNextPage": False, "endCursor": more["pageInfo"]["endCursor"]}
+
+    types = "[LABELED_EVENT, READY_FOR_REVIEW_EVENT, HEAD_REF_FORCE_PUSHED_EVENT, "
+    types += "COMMENT_DELETED_EVENT]"
+    timeline = first["timelineItems"]
+    assert (timeline["totalCount"], len(timeline["nodes"])) == (105, 100)
+    assert timeline["nodes"][0]["label"] == {"name": "l5"}  # the last 100
+    assert timeline["pageInfo"]["hasPreviousPage"] is True
+    earlier = page_of(
+        client,
+        node_id,
+        "timelineItems",
+        f"itemTypes: {types}, last: 100, before: $cursor",
+        timeline["pageInfo"]["startCursor"],
+    )
+    assert earlier["pageInfo"]["hasPreviousPage"] is False
+    labels = [n["label"]["name"] for n in earlier["nodes"] + timeline["nodes"]]
+    assert labels == [f"l{i}" for i in range(105)]
+
+    commits = first["commits"]
+    assert (commits["totalCount"], len(commits["nodes"])) == (130, 100)
+    assert commits["nodes"][-1]["commit"]["oid"] == shas[-1]
+    earlier = page_of(
+        client, node_id, "commits", "last: 100, before: $cursor", commits["pageInfo"]["startCursor"]
+    )
+    assert earlier["pageInfo"]["hasPreviousPage"] is False
+    oids = [c["commit"]["oid"] for c in earlier["nodes"] + commits["nodes"]]
+    assert oids == [
+        c["sha"] for c in client.get(f"{REPO}/pulls/7/commits?per_page=100&page=1").json()
+    ] + [c["sha"] for c in client.get(f"{REPO}/pulls/7/commits?per_page=100&page=2").json()]
+    assert oids == shas
+
+
+MEMBERS = """query($org: String!, $slug: String!, $query: String,
+  $role: TeamMemberRole, $order: TeamMemberOrder) {
+  organization(login: $org) {
+    login
+    team(slug: $slug) {
+      slug name combinedSlug databaseId
+      organization { login }
+      members(first: 100, query: $query, role: $role, orderBy: $order) {
+        ...TeamMembers
+        edges { role node { login } }
+      }
+    }
+  }
+}
+"""
+
+
+def members(client: httpx.Client, **variables: Any) -> Any:
+    answer = ask(client, MEMBERS + fragment("TeamMembers"), **variables)
+    assert "errors" not in answer, answer
+    return answer["data"]["organization"]["team"]
+
+
+def test_team_members(busy: FakeGitHub, client: httpx.Client) -> None:
+    rest = client.get(f"{REPO}/pulls/7/requested_reviewers").json()["teams"][0]
+    team = members(client, org="ACME", slug="Leads")  # logins and slugs are case-insensitive
+    assert (team["slug"], team["name"], team["combinedSlug"], team["databaseId"]) == (
+        rest["slug"],
+        rest["name"],
+        "acme/leads",
+        rest["id"],
+    )
+    assert team["organization"] == {"login": "acme"}
+    every = team["members"]
+    assert every["totalCount"] == 3
+    assert every["edges"] == [
+        {"role": "MEMBER", "node": {"login": "alice"}},
+        {"role": "MAINTAINER", "node": {"login": "dave"}},
+        {"role": "MEMBER", "node": {"login": "Alina"}},
+    ]
+    named = members(client, org="acme", slug="leads", query="AL")["members"]
+    assert [n["login"] for n in named["nodes"]] == ["alice", "Alina"]
+    assert named["totalCount"] == 2
+    assert members(client, org="acme", slug="leads", query="carl")["members"]["nodes"] == []
+    exact = members(client, org="acme", slug="leads", query="dave")["members"]
+    assert exact["nodes"] == [{"login": "dave"}]
+    heads = members(client, org="acme", slug="leads", role="MAINTAINER")["members"]
+    assert heads["nodes"] == [{"login": "dave"}]
+    order = {"field": "LOGIN", "direction": "DESC"}
+    ordered = members(client, org="acme", slug="leads", order=order)["members"]
+    assert [n["login"] for n in ordered["nodes"]] == ["dave", "Alina", "alice"]
+    assert members(client, org="acme", slug="nope") is None  # no such team: null, no error
+
+
+def test_several_teams_through_aliases(busy: FakeGitHub, client: httpx.Client) -> None:
+    busy.add_team("acme", "ops", {"olga": "active"})
+    busy.add_team("other", "leads", {"paul": "active"})
+    teams = [("acme", "ops"), ("other", "leads"), ("acme", "leads"), ("acme", "nope")]
+    answer = ask_pull(client, teams)
+    assert "errors" not in answer, answer
+    data = answer["data"]
+    assert [
+        [
+            n["login"]
+            for n in (data[f"t{i}"]["team"] or {"members": {"nodes": []}})["members"]["nodes"]
+        ]
+        for i in range(3)
+    ] == [["olga"], ["paul"], ["alice", "dave", "Alina"]]
+    assert data["t3"] == {"team": None}
+
+
+def test_an_unknown_organization(fake: FakeGitHub, client: httpx.Client) -> None:
+    fake.add_user("bob")
+    for login in ("nope", "bob"):  # bob is a user, no organization
+        answer = ask(client, MEMBERS + fragment("TeamMembers"), org=login, slug="leads")
+        assert answer == {
+            "data": {"organization": None},
+            "errors": [
+                {
+                    "type": "NOT_FOUND",
+                    "path": ["organization"],
+                    "locations": [{"line": 3, "column": 3}],
+                    "message": f"Could not resolve to an Organization with the login of '{login}'.",
+                }
+            ],
+        }
+
+
+OBJECT = """
+query($oid: GitObjectID, $expression: String) {
+  repository(owner: "acme", name: "flags") {
+    object(oid: $oid, expression: $expression) {
+      __typename id oid abbreviatedOid commitUrl
+      ... on Commit {
+        author { user { login } }
+        repository { nameWithOwner }
+        status {
+          state
+          context(name: "lint") { state targetUrl creator { login } }
+          contexts { id context state description targetUrl createdAt commit { oid } }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def git_object(client: httpx.Client, **variables: Any) -> Any:
+    answer = ask(client, OBJECT, **variables)
+    assert "errors" not in answer, answer
+    return answer["data"]["repository"]["object"]
+
+
+def test_commits_and_their_statuses(busy: FakeGitHub, client: httpx.Client) -> None:
+    head = git_object(client, oid=FORCED)
+    assert head["__typename"] == "Commit"
+    assert (head["oid"], head["abbreviatedOid"]) == (FORCED, FORCED[:7])
+    assert head["commitUrl"] == f"https://github.com/acme/flags/commit/{FORCED}"
+    assert head["repository"] == {"nameWithOwner": "acme/flags"}
+    assert head["author"] == {"user": {"login": "bob"}}
+    status = head["status"]
+    assert status["state"] == "FAILURE"  # as REST's combined state
+    assert client.get(f"{REPO}/commits/{FORCED}/status").json()["state"] == "failure"
+    assert status["context"] == {
+        "state": "FAILURE",
+        "targetUrl": "https://ci/1",
+        "creator": {"login": "ci"},
+    }
+    rest = client.get(f"{REPO}/commits/{FORCED}/status").json()["statuses"]
+    assert [
+        (c["id"], c["context"], c["state"], c["description"], c["targetUrl"], c["createdAt"])
+        for c in status["contexts"]
+    ] == [
+        (
+            s["node_id"],
+            s["context"],
+            s["state"].upper(),
+            s["description"],
+            s["target_url"],
+            s["created_at"],
+        )
+        for s in rest
+    ]
+    assert {c["commit"]["oid"] for c in status["contexts"]} == {FORCED}
+    assert ask(client, NODE, id=status["contexts"][0]["id"])["data"]["node"]["__typename"] == (
+        "StatusContext"
+    )
+
+    assert git_object(client, expression="feature")["oid"] == FORCED  # the head branch
+    assert git_object(client, oid=HEAD)["status"]["state"] == "SUCCESS"  # force-pushed away
+    assert git_object(client, oid=FIRST)["status"] is None  # no status
+    base = git_object(client, expression="HEAD")  # the default branch
+    assert (base["oid"], base["author"]) == (BASE, {"user": None})
+    assert git_object(client, oid="f" * 40) is None  # unknown: null, no error
+    assert git_object(client, expression=f"{FORCED}:flags.yaml") is None
+
+
+def test_review_filters_labels_order_and_nodes(busy: FakeGitHub, client: httpx.Client) -> None:
+    query = """
+    query($states: [PullRequestReviewState!], $author: String, $order: LabelOrder) {
+      repository(owner: "acme", name: "flags") {
+        pullRequest(number: 7) {
+          reviews(first: 10, states: $states, author: $author) {
+            totalCount nodes { id databaseId fullDatabaseId state url authorAssociation }
+          }
+          labels(first: 10, orderBy: $order) { nodes { name } }
+          reviewRequests(first: 10) { nodes { id asCodeOwner } }
+        }
+      }
+    }
+    """
+
+    def pull(**variables: Any) -> Any:
+        answer = ask(client, query, **variables)
+        assert "errors" not in answer, answer
+        return answer["data"]["repository"]["pullRequest"]
+
+    rest = busy.reviews("acme", "flags", 7)
+    dismissed = pull(states=["DISMISSED"])["reviews"]
+    assert dismissed["totalCount"] == 1
+    assert dismissed["nodes"][0]["id"] == rest[2]["node_id"]
+    assert dismissed["nodes"][0]["url"] == rest[2]["html_url"]
+    assert dismissed["nodes"][0]["fullDatabaseId"] == str(rest[2]["id"])  # a BigInt: a string
+    for author in ("renovate", "renovate[bot]"):
+        [bot] = pull(author=author)["reviews"]["nodes"]
+        assert (bot["state"], bot["authorAssociation"]) == (
+            "COMMENTED",
+            rest[1]["author_association"],
+        )
+    assert pull(states=["PENDING"])["reviews"] == {"totalCount": 0, "nodes": []}
+    by_name = pull(order={"field": "NAME", "direction": "ASC"})["labels"]["nodes"]
+    assert [n["name"] for n in by_name] == ["Backend", "emergency"]
+
+    for review in pull()["reviews"]["nodes"]:
+        assert ask(client, NODE, id=review["id"])["data"]["node"] == {
+            "__typename": "PullRequestReview",
+            "id": review["id"],
+        }
+    for request in pull()["reviewRequests"]["nodes"]:
+        assert request["asCodeOwner"] is False
+        assert ask(client, NODE, id=request["id"])["data"]["node"]["__typename"] == "ReviewRequest"
+
+
+def test_a_field_github_does_not_have(fake: FakeGitHub, client: httpx.Client) -> None:
+    query = pull_query(1).replace("submittedAt", "reviewer { login }", 1)
+    variables = {"owner": "acme", "name": "flags", "number": 7, "head": HEAD}
+    [error] = ask(client, query, **variables, o0="acme", s0="leads")["errors"]
+    assert error["path"] == ["fragment Reviews", "nodes", "reviewer"]
+    assert error["extensions"] == {
+        "code": "undefinedField",
+        "typeName": "PullRequestReview",
+        "fieldName": "reviewer",
+    }
+    assert error["message"] == "Field 'reviewer' doesn't exist on type 'PullRequestReview'"

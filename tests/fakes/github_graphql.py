@@ -1,10 +1,13 @@
 """GitHub's GraphQL API (``POST /graphql``) for :class:`tests.fakes.github.FakeGitHub`.
 
 Queries run with graphql-core against :data:`SCHEMA_SDL`, a subset of GitHub's public schema:
-every type, field, argument, enum value and interface in it is named and typed as GitHub's
-(nullability included); what GitHub has beyond it is missing (a query that asks for it fails
-validation as GitHub fails an undefined field). Answers come from the fake's state, the same
-that REST serves:
+every type, field, argument (with its default), enum value and interface in it is named and
+typed as GitHub's (nullability included; checked against octokit/graphql-schema); what GitHub
+has beyond it is missing (a query that asks for it fails validation as GitHub fails an
+undefined field). A type implements only the interfaces here; an enum has all of GitHub's
+values, but for ``PullRequestTimelineItemsItemType`` (and the union
+``PullRequestTimelineItems``), which have only the item types below. Answers come from the
+fake's state, the same that REST serves:
 
 * node ids are the ``node_id`` strings of the REST objects (the legacy format);
   ``node``/``nodes`` resolve them (an unknown id is ``null`` and a ``NOT_FOUND`` error);
@@ -17,12 +20,40 @@ that REST serves:
 * ``timelineItems`` has the item types of ``PullRequestTimelineItemsItemType`` here: issue
   comments, commits, labeled/unlabeled, ready for review, converted to draft, head force
   pushed and comment deleted events (the fake's other REST events have no GraphQL type here);
-* every connection needs ``first`` or ``last`` (at most 100); cursors are opaque offsets.
+* every connection needs ``first`` or ``last`` (at most 100); cursors are opaque offsets;
+* ``PullRequest.reviews`` are the reviews REST lists (all submitted: the fake has no pending
+  ones), oldest first, ``state`` as REST's; its ``author`` argument is a login (a bot's with
+  or without ``[bot]``). ``reviewRequests`` are REST's pending requests, the users' then the
+  teams'. ``labels`` order ``CREATED_AT`` is the order of the labels' ids. ``comments`` are
+  REST's, oldest first;
+* ``Repository.object`` answers commits only (the fake has no trees, blobs or tags): one the
+  fake knows (a pull request's commit, head, base or merge commit, a force-pushed head, a
+  pushed commit, one with statuses), else ``null`` without an error. ``expression`` may be
+  a full SHA, a branch that is a pull request's head or base, or ``HEAD`` (the default
+  branch). A commit with no details in the fake (not among a pull request's commits) is made
+  up: by the pull request's author when it is (or was force-pushed as) a head, else by an
+  unknown git identity;
+* ``Commit.status`` is REST's combined status (``GET /commits/{ref}/status``): ``null``
+  without statuses, ``contexts`` the newest status of each context, newest first, ``state``
+  by REST's rule (failure, pending or success);
+* ``Query.organization`` is ``null`` with a ``NOT_FOUND`` error for a login that is no
+  organization; ``Organization.team`` is ``null`` (no error) for no such team. A team marked
+  :meth:`FakeGitHub.set_team_forbidden` is ``null`` with the ``FORBIDDEN`` error GitHub
+  gives an installation token without ``members: read`` (``extensions.saml_failure``
+  ``false``), the rest of the data still there (whatever the token; so is ``Team.members``
+  when the team is reached otherwise, e.g. as a requested reviewer). ``Team.members`` are
+  the active members (a pending invitation is none), in the order they were added (REST's);
+  ``query`` keeps those whose login or name contains it, case-insensitive (the fake's
+  accounts have no name; GitHub's own search is fuzzier); the fake has no child teams
+  (``membership: CHILD_TEAM`` lists nobody);
+* the ``Mannequin`` type is there (``RequestedReviewer`` and ``Actor`` have it) but the fake
+  has no mannequins.
 
 Errors follow GitHub's shapes: validation errors as graphql-ruby words them (``"Field 'x'
 doesn't exist on type 'Y'"`` with ``extensions.code`` ``undefinedField`` and a ``path``
-starting at ``query <name>``), resolution errors with a ``type`` (``NOT_FOUND``,
-``EXCESSIVE_PAGINATION``, ...), all with HTTP 200.
+starting at ``query <name>``; an unused fragment is an error, ``useAndDefineFragment``),
+resolution errors with a ``type`` (``NOT_FOUND``, ``FORBIDDEN``, ``EXCESSIVE_PAGINATION``,
+...), all with HTTP 200.
 """
 
 from __future__ import annotations
@@ -65,7 +96,9 @@ from graphql import (
 from graphql.utilities import TypeInfo, TypeInfoVisitor
 
 from tests.fakes.github import (
+    NOT_ACCESSIBLE,
     FakeGitHub,
+    _combined_state,
     _Comment,
     _Commit,
     _Edit,
@@ -79,6 +112,9 @@ from tests.fakes.github import (
     _Pull,
     _Reply,
     _Repo,
+    _Review,
+    _Status,
+    _Team,
     _User,
 )
 from tests.fakes.github_samples import JSON
@@ -127,6 +163,7 @@ interface Comment {
 type Query {
   node(id: ID!): Node
   nodes(ids: [ID!]!): [Node]!
+  organization(login: String!): Organization
   repository(followRenames: Boolean = true, name: String!, owner: String!): Repository
   viewer: User!
 }
@@ -160,6 +197,7 @@ type Organization implements Actor & Node & RepositoryOwner & UniformResourceLoc
   name: String
   repository(followRenames: Boolean = true, name: String!): Repository
   resourcePath: URI!
+  team(slug: String!): Team
   url: URI!
 }
 
@@ -171,6 +209,7 @@ type Repository implements Node & UniformResourceLocatable {
   issueOrPullRequest(number: Int!): IssueOrPullRequest
   name: String!
   nameWithOwner: String!
+  object(expression: String, oid: GitObjectID): GitObject
   owner: RepositoryOwner!
   pullRequest(number: Int!): PullRequest
   resourcePath: URI!
@@ -180,11 +219,26 @@ type Repository implements Node & UniformResourceLocatable {
 type Issue implements Comment & Node & UniformResourceLocatable {
   author: Actor
   body: String!
+  comments(
+    after: String
+    before: String
+    first: Int
+    last: Int
+    orderBy: IssueCommentOrder
+  ): IssueCommentConnection!
   createdAt: DateTime!
   databaseId: Int
   editor: Actor
+  fullDatabaseId: BigInt
   id: ID!
   includesCreatedEdit: Boolean!
+  labels(
+    after: String
+    before: String
+    first: Int
+    last: Int
+    orderBy: LabelOrder = {field: CREATED_AT, direction: ASC}
+  ): LabelConnection
   lastEditedAt: DateTime
   number: Int!
   repository: Repository!
@@ -201,20 +255,44 @@ type PullRequest implements Comment & Node & UniformResourceLocatable {
   baseRefName: String!
   baseRefOid: GitObjectID!
   body: String!
+  comments(
+    after: String
+    before: String
+    first: Int
+    last: Int
+    orderBy: IssueCommentOrder
+  ): IssueCommentConnection!
   commits(after: String, before: String, first: Int, last: Int): PullRequestCommitConnection!
   createdAt: DateTime!
   databaseId: Int
   editor: Actor
+  fullDatabaseId: BigInt
   headRefName: String!
   headRefOid: GitObjectID!
   id: ID!
   includesCreatedEdit: Boolean!
   isDraft: Boolean!
+  labels(
+    after: String
+    before: String
+    first: Int
+    last: Int
+    orderBy: LabelOrder = {field: CREATED_AT, direction: ASC}
+  ): LabelConnection
   lastEditedAt: DateTime
   merged: Boolean!
   number: Int!
   repository: Repository!
   resourcePath: URI!
+  reviewRequests(after: String, before: String, first: Int, last: Int): ReviewRequestConnection
+  reviews(
+    after: String
+    author: String
+    before: String
+    first: Int
+    last: Int
+    states: [PullRequestReviewState!]
+  ): PullRequestReviewConnection
   state: PullRequestState!
   timelineItems(
     after: String
@@ -237,6 +315,7 @@ type IssueComment implements Comment & Node {
   createdAt: DateTime!
   databaseId: Int
   editor: Actor
+  fullDatabaseId: BigInt
   id: ID!
   includesCreatedEdit: Boolean!
   lastEditedAt: DateTime
@@ -368,11 +447,13 @@ type PullRequestCommitEdge {
   node: PullRequestCommit
 }
 
-type Commit implements Node & UniformResourceLocatable {
+type Commit implements GitObject & Node & UniformResourceLocatable {
   abbreviatedOid: String!
   author: GitActor
   authoredDate: DateTime!
   authors(after: String, before: String, first: Int, last: Int): GitActorConnection!
+  commitResourcePath: URI!
+  commitUrl: URI!
   committedDate: DateTime!
   committer: GitActor
   id: ID!
@@ -380,7 +461,9 @@ type Commit implements Node & UniformResourceLocatable {
   messageBody: String!
   messageHeadline: String!
   oid: GitObjectID!
+  repository: Repository!
   resourcePath: URI!
+  status: Status
   url: URI!
 }
 
@@ -401,6 +484,233 @@ type GitActorConnection {
 type GitActorEdge {
   cursor: String!
   node: GitActor
+}
+
+interface GitObject {
+  abbreviatedOid: String!
+  commitResourcePath: URI!
+  commitUrl: URI!
+  id: ID!
+  oid: GitObjectID!
+  repository: Repository!
+}
+
+type Mannequin implements Actor & Node & UniformResourceLocatable {
+  avatarUrl(size: Int): URI!
+  claimant: User
+  createdAt: DateTime!
+  databaseId: Int
+  email: String
+  id: ID!
+  login: String!
+  resourcePath: URI!
+  updatedAt: DateTime!
+  url: URI!
+}
+
+type Team implements Node {
+  combinedSlug: String!
+  databaseId: Int
+  id: ID!
+  members(
+    after: String
+    before: String
+    first: Int
+    last: Int
+    membership: TeamMembershipType = ALL
+    orderBy: TeamMemberOrder
+    query: String
+    role: TeamMemberRole
+  ): TeamMemberConnection!
+  name: String!
+  organization: Organization!
+  resourcePath: URI!
+  slug: String!
+  url: URI!
+}
+
+type TeamMemberConnection {
+  edges: [TeamMemberEdge]
+  nodes: [User]
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type TeamMemberEdge {
+  cursor: String!
+  node: User!
+  role: TeamMemberRole!
+}
+
+input TeamMemberOrder {
+  direction: OrderDirection!
+  field: TeamMemberOrderField!
+}
+
+enum TeamMemberOrderField {
+  CREATED_AT
+  LOGIN
+}
+
+enum TeamMemberRole {
+  MAINTAINER
+  MEMBER
+}
+
+enum TeamMembershipType {
+  ALL
+  CHILD_TEAM
+  IMMEDIATE
+}
+
+type IssueCommentConnection {
+  edges: [IssueCommentEdge]
+  nodes: [IssueComment]
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type IssueCommentEdge {
+  cursor: String!
+  node: IssueComment
+}
+
+input IssueCommentOrder {
+  direction: OrderDirection!
+  field: IssueCommentOrderField!
+}
+
+enum IssueCommentOrderField {
+  UPDATED_AT
+}
+
+type LabelConnection {
+  edges: [LabelEdge]
+  nodes: [Label]
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type LabelEdge {
+  cursor: String!
+  node: Label
+}
+
+input LabelOrder {
+  direction: OrderDirection!
+  field: LabelOrderField!
+}
+
+enum LabelOrderField {
+  CREATED_AT
+  NAME
+}
+
+enum OrderDirection {
+  ASC
+  DESC
+}
+
+type ReviewRequest implements Node {
+  asCodeOwner: Boolean!
+  id: ID!
+  pullRequest: PullRequest!
+  requestedReviewer: RequestedReviewer
+}
+
+type ReviewRequestConnection {
+  edges: [ReviewRequestEdge]
+  nodes: [ReviewRequest]
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type ReviewRequestEdge {
+  cursor: String!
+  node: ReviewRequest
+}
+
+union RequestedReviewer = Bot | Mannequin | Team | User
+
+type PullRequestReview implements Comment & Node {
+  author: Actor
+  authorAssociation: CommentAuthorAssociation!
+  body: String!
+  commit: Commit
+  createdAt: DateTime!
+  databaseId: Int
+  editor: Actor
+  fullDatabaseId: BigInt
+  id: ID!
+  includesCreatedEdit: Boolean!
+  lastEditedAt: DateTime
+  publishedAt: DateTime
+  pullRequest: PullRequest!
+  repository: Repository!
+  resourcePath: URI!
+  state: PullRequestReviewState!
+  submittedAt: DateTime
+  updatedAt: DateTime!
+  url: URI!
+  userContentEdits(after: String, before: String, first: Int, last: Int): UserContentEditConnection
+}
+
+type PullRequestReviewConnection {
+  edges: [PullRequestReviewEdge]
+  nodes: [PullRequestReview]
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type PullRequestReviewEdge {
+  cursor: String!
+  node: PullRequestReview
+}
+
+enum PullRequestReviewState {
+  APPROVED
+  CHANGES_REQUESTED
+  COMMENTED
+  DISMISSED
+  PENDING
+}
+
+enum CommentAuthorAssociation {
+  COLLABORATOR
+  CONTRIBUTOR
+  FIRST_TIMER
+  FIRST_TIME_CONTRIBUTOR
+  MANNEQUIN
+  MEMBER
+  NONE
+  OWNER
+}
+
+type Status implements Node {
+  commit: Commit
+  context(name: String!): StatusContext
+  contexts: [StatusContext!]!
+  id: ID!
+  state: StatusState!
+}
+
+type StatusContext implements Node {
+  commit: Commit
+  context: String!
+  createdAt: DateTime!
+  creator: Actor
+  description: String
+  id: ID!
+  state: StatusState!
+  targetUrl: URI
+}
+
+enum StatusState {
+  ERROR
+  EXPECTED
+  FAILURE
+  PENDING
+  SUCCESS
 }
 
 enum IssueState {
@@ -436,6 +746,8 @@ enum PullRequestTimelineItemsItemType {
   READY_FOR_REVIEW_EVENT
   UNLABELED_EVENT
 }
+
+scalar BigInt
 
 scalar DateTime
 
@@ -516,12 +828,21 @@ def _run(
 class _GitHubError(Exception):
     """A resolution error as GitHub reports it: ``{"type", "path", "locations", "message"}``."""
 
-    def __init__(self, kind: str | None, message: str, *, pre_execution: bool = False) -> None:
+    def __init__(
+        self,
+        kind: str | None,
+        message: str,
+        *,
+        pre_execution: bool = False,
+        extensions: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.pre_execution = pre_execution
         """GitHub rejects the query before running it (pagination limits): no ``data``."""
+        self.extensions = extensions
+        """GitHub's ``extensions`` of the error (``FORBIDDEN``: ``{"saml_failure": false}``)."""
 
 
 def _is_pre_execution(error: GraphQLError) -> bool:
@@ -530,6 +851,11 @@ def _is_pre_execution(error: GraphQLError) -> bool:
 
 def _not_found(message: str) -> _GitHubError:
     return _GitHubError("NOT_FOUND", message)
+
+
+def _forbidden() -> _GitHubError:
+    """What GitHub answers an installation token for data its permissions do not cover."""
+    return _GitHubError("FORBIDDEN", NOT_ACCESSIBLE, extensions={"saml_failure": False})
 
 
 def _locations(error: GraphQLError) -> list[dict[str, int]]:
@@ -543,7 +869,8 @@ def _execution_error(fake: FakeGitHub, error: GraphQLError, variables: dict[str,
         return _variable_error(error, definition, variables)
     if isinstance(original, _GitHubError):
         kind: dict[str, Any] = {"type": original.kind} if original.kind else {}
-        where = {"path": error.path, "locations": _locations(error)}
+        extra = {"extensions": original.extensions} if original.extensions is not None else {}
+        where = {"path": error.path, **extra, "locations": _locations(error)}
         return {**kind, **where, "message": str(original)}
     if error.path is not None:  # a field failed otherwise: a bug in the fake, kept for the test
         cause = original or error
@@ -819,6 +1146,22 @@ def _bad_literal(node: Any, spot: _Spot) -> _Words:
     }
 
 
+def _unused_fragment(node: Any, spot: _Spot) -> _Words:
+    name = node.name.value
+    return f"Fragment {name} was defined, but not used", {
+        "code": "useAndDefineFragment",
+        "fragmentName": name,
+    }
+
+
+def _undefined_fragment(node: Any, spot: _Spot) -> _Words:
+    name = node.name.value
+    return f"Fragment {name} was used, but not defined", {
+        "code": "useAndDefineFragment",
+        "fragmentName": name,
+    }
+
+
 _RUBY_RULES: dict[str, Callable[[Any, _Spot], _Words]] = {
     "FieldsOnCorrectTypeRule": _undefined_field,
     "KnownArgumentNamesRule": _argument_not_accepted,
@@ -829,6 +1172,8 @@ _RUBY_RULES: dict[str, Callable[[Any, _Spot], _Words]] = {
     "NoUndefinedVariablesRule": _variable_not_defined,
     "NoUnusedVariablesRule": _variable_not_used,
     "ValuesOfCorrectTypeRule": _bad_literal,
+    "NoUnusedFragmentsRule": _unused_fragment,
+    "KnownFragmentNamesRule": _undefined_fragment,
 }
 """graphql-ruby's words for the errors of graphql-core's validation rules (by rule)."""
 
@@ -848,13 +1193,17 @@ class _Page:
     has_next: bool
     has_previous: bool
     updated_at: str
+    edge_fields: Callable[[Any], dict[str, Any]] | None = None
+    """The fields of an edge beyond ``cursor`` and ``node`` (``TeamMemberEdge.role``)."""
 
     def nodes(self, info: _Info) -> list[Any]:
         return self.items
 
     def edges(self, info: _Info) -> list[dict[str, Any]]:
+        extra = self.edge_fields or (lambda item: {})
         return [
-            {"cursor": _cursor(self.start + i), "node": item} for i, item in enumerate(self.items)
+            {"cursor": _cursor(self.start + i), "node": item, **extra(item)}
+            for i, item in enumerate(self.items)
         ]
 
     def pageInfo(self, info: _Info) -> dict[str, Any]:
@@ -903,6 +1252,7 @@ def _page(
     before: str | None = None,
     skip: int | None = None,
     updated_at: str = "",
+    edge_fields: Callable[[Any], dict[str, Any]] | None = None,
 ) -> _Page:
     """The page of ``items`` the connection arguments select, checked as GitHub checks them."""
     field = info.field_name
@@ -951,6 +1301,7 @@ def _page(
         has_next=end < len(items),
         has_previous=start > 0,
         updated_at=updated_at or _iso(),
+        edge_fields=edge_fields,
     )
 
 
@@ -980,6 +1331,15 @@ class _Root(_Obj):
             raise _not_found(f"Could not resolve to a Repository with the name '{owner}/{name}'.")
         return _Repository(self.fake, repo)
 
+    def organization(self, info: _Info, login: str) -> _Actor:
+        found = next(
+            (u for u in self.fake._users.values() if u.organization and _same(u.login, login)),
+            None,
+        )
+        if found is None:
+            raise _not_found(f"Could not resolve to an Organization with the login of '{login}'.")
+        return _Actor(self.fake, found.login)
+
     def node(self, info: _Info, id: str) -> _Obj:
         found = _resolve_node(self.fake, id)
         if found is None:
@@ -992,6 +1352,11 @@ class _Root(_Obj):
             or _not_found(f"Could not resolve to a node with the global id of '{i}'")
             for i in ids
         ]
+
+
+def _same(login: str, other: str) -> bool:
+    """Logins, slugs and names are case-insensitive on GitHub."""
+    return login.lower() == other.lower()
 
 
 def _find_repo(fake: FakeGitHub, owner: str, name: str) -> _Repo | None:
@@ -1044,6 +1409,23 @@ class _Actor(_Obj):
         repo = _find_repo(self.fake, self.user.login, name)
         return _Repository(self.fake, repo) if repo is not None else None
 
+    def team(self, info: _Info, slug: str) -> _TeamNode | None:
+        """``Organization.team``: ``null`` for no such team; a team the token may not read
+        (:meth:`FakeGitHub.set_team_forbidden`) is ``null`` with a ``FORBIDDEN`` error."""
+        team = next(
+            (
+                t
+                for (org, key), t in self.fake._teams.items()
+                if org == self.user.login and _same(key, slug)
+            ),
+            None,
+        )
+        if team is None:
+            return None
+        if team.forbidden:
+            raise _forbidden()
+        return _TeamNode(self.fake, team)
+
 
 def _actor(fake: FakeGitHub, login: str | None) -> _Actor | None:
     return _Actor(fake, login) if login else None
@@ -1079,6 +1461,19 @@ class _Repository(_Obj):
 
     def url(self, info: _Info) -> str:
         return f"{self.fake.server_url}/{self.repo.full_name}"
+
+    def object(
+        self, info: _Info, oid: str | None = None, expression: str | None = None
+    ) -> _GitCommit | None:
+        """A commit the fake knows, by ``oid`` or by an ``expression`` that is a full SHA, a
+        branch that is a pull request's head or base, or ``HEAD`` (the default branch); the
+        fake has no trees or blobs (``main:path`` is ``null``)."""
+        sha = oid
+        if sha is None and expression is not None and ":" not in expression:
+            ref = expression.removeprefix("refs/heads/")
+            ref = self.repo.default_branch if ref == "HEAD" else ref
+            sha = self.fake._resolve_ref(self.repo, ref)
+        return _find_commit(self.fake, self.repo, sha) if sha else None
 
     def pullRequest(self, info: _Info, number: int) -> _IssueLike:
         issue = self.repo.issues.get(number)
@@ -1140,6 +1535,9 @@ class _IssueLike(_Edited):
     def databaseId(self, info: _Info) -> int:
         return self.issue.id
 
+    def fullDatabaseId(self, info: _Info) -> str:
+        return str(self.issue.id)  # a BigInt is a string
+
     def number(self, info: _Info) -> int:
         return self.issue.number
 
@@ -1190,6 +1588,57 @@ class _IssueLike(_Edited):
 
     def merged(self, info: _Info) -> bool:
         return self.pull.merged
+
+    def labels(self, info: _Info, orderBy: dict[str, str] | None = None, **args: Any) -> _Page:
+        """Oldest label first (``CREATED_AT``: the order the repository's labels were created
+        in, as their ids), or by ``NAME`` (case-insensitive)."""
+        labels = [_Label(self.fake, self.repo, name) for name in self.issue.labels]
+        order = orderBy or {"field": "CREATED_AT", "direction": "ASC"}
+        if order["field"] == "NAME":
+            labels.sort(key=lambda label: (label.label.lower(), label.label_id))
+        else:
+            labels.sort(key=lambda label: label.label_id)
+        if order["direction"] == "DESC":
+            labels.reverse()
+        return _page(labels, info, **args)
+
+    def comments(self, info: _Info, orderBy: dict[str, str] | None = None, **args: Any) -> _Page:
+        """The issue comments REST lists, oldest first (or by ``UPDATED_AT``)."""
+        said = self.fake._comments_of(self.repo, self.issue.number)
+        if orderBy is not None:
+            said.sort(key=lambda c: (c.updated_at, c.id), reverse=orderBy["direction"] == "DESC")
+        return _page([_IssueComment(self.fake, self.repo, c) for c in said], info, **args)
+
+    def reviewRequests(self, info: _Info, **args: Any) -> _Page:
+        """The pending requests REST lists: the users', then the teams' (each in request
+        order)."""
+        requests = [_ReviewRequest(self, login=login) for login in self.pull.requested_users]
+        requests += [
+            _ReviewRequest(self, team=self.fake._teams[(self.repo.owner, slug)])
+            for slug in self.pull.requested_teams
+        ]
+        return _page(requests, info, **args)
+
+    def reviews(
+        self,
+        info: _Info,
+        states: list[str] | None = None,
+        author: str | None = None,
+        **args: Any,
+    ) -> _Page:
+        """The submitted reviews REST lists, oldest first; ``author`` is a login (a bot's with
+        or without ``[bot]``)."""
+        reviews = [
+            _PullRequestReview(self, review)
+            for review in self.pull.reviews
+            if (states is None or review.state in states)
+            and (
+                author is None
+                or _same(review.login, author)
+                or _same(review.login.removesuffix("[bot]"), author)
+            )
+        ]
+        return _page(reviews, info, **args)
 
     def commits(self, info: _Info, **args: Any) -> _Page:
         items = [_PullRequestCommit(self.fake, self.repo, self.issue, c) for c in self.pull.commits]
@@ -1242,6 +1691,9 @@ class _IssueComment(_Edited):
 
     def databaseId(self, info: _Info) -> int:
         return self.comment.id
+
+    def fullDatabaseId(self, info: _Info) -> str:
+        return str(self.comment.id)
 
     def body(self, info: _Info) -> str:
         return self.comment.body
@@ -1454,6 +1906,272 @@ class _GitCommit(_Obj):
     def url(self, info: _Info) -> str:
         return self.fake.server_url + self.resourcePath(info)
 
+    def commitResourcePath(self, info: _Info) -> str:
+        return self.resourcePath(info)
+
+    def commitUrl(self, info: _Info) -> str:
+        return self.url(info)
+
+    def repository(self, info: _Info) -> _Repository:
+        return _Repository(self.fake, self.repo)
+
+    def status(self, info: _Info) -> _StatusNode | None:
+        """The combined status (``null`` when the commit has none), as REST's
+        ``GET /commits/{ref}/status``."""
+        if not any(s.sha == self.git.sha for s in self.repo.statuses):
+            return None
+        return _StatusNode(self.fake, self.repo, self.git.sha)
+
+
+def _find_commit(fake: FakeGitHub, repo: _Repo, sha: str) -> _GitCommit | None:
+    """The commit ``sha`` of ``repo``, if the fake knows it: a pull request's commit (as REST
+    lists it), or else a head, base, merge commit, force-pushed head, pushed commit or a
+    commit with statuses, made up as the fake shows commits it has no details of: by the pull
+    request's author (a head), or by an unknown git identity (``user`` ``null``)."""
+    pulls = [i for i in repo.issues.values() if i.pull is not None]
+    for issue in pulls:
+        assert issue.pull is not None
+        for commit in issue.pull.commits:
+            if commit.sha == sha:
+                return _GitCommit(fake, repo, commit)
+    message = f"Change flags ({sha[:7]})"
+    for issue in pulls:
+        assert issue.pull is not None
+        if issue.pull.head_sha == sha:
+            made_up = _Commit(sha, issue.author, issue.author, message, "")
+            return _GitCommit(fake, repo, made_up, fallback_date=issue.created_at)
+    for event in repo.events:
+        if sha in (event.before_sha, event.after_sha):
+            author = repo.issues[event.number].author
+            made_up = _Commit(sha, author, author, message, "")
+            return _GitCommit(fake, repo, made_up, fallback_date=event.created_at)
+    if sha in fake._known_shas(repo) or any(s.sha == sha for s in repo.statuses):
+        made_up = _Commit(sha, None, None, message, "")
+        return _GitCommit(fake, repo, made_up, fallback_date=repo.created_at)
+    return None
+
+
+class _StatusNode(_Obj):
+    """A commit's combined status (``Status``)."""
+
+    typename = "Status"
+
+    def __init__(self, fake: FakeGitHub, repo: _Repo, sha: str) -> None:
+        super().__init__(fake)
+        self.repo, self.sha = repo, sha
+
+    def _latest(self) -> list[_Status]:
+        """The newest status of each context, newest first (REST's combined ``statuses``)."""
+        latest: dict[str, _Status] = {}
+        for status in self.repo.statuses:
+            if status.sha == self.sha:
+                latest[status.context] = status
+        return sorted(latest.values(), key=lambda s: s.id, reverse=True)
+
+    def id(self, info: _Info) -> str:
+        return _legacy_id("Status", f"{self.repo.id}:{self.sha}")
+
+    def state(self, info: _Info) -> str:
+        return _combined_state([s.state for s in self._latest()]).upper()
+
+    def contexts(self, info: _Info) -> list[_StatusContext]:
+        return [_StatusContext(self.fake, self.repo, s) for s in self._latest()]
+
+    def context(self, info: _Info, name: str) -> _StatusContext | None:
+        found = next((s for s in self._latest() if s.context == name), None)
+        return _StatusContext(self.fake, self.repo, found) if found is not None else None
+
+    def commit(self, info: _Info) -> _GitCommit | None:
+        return _find_commit(self.fake, self.repo, self.sha)
+
+
+class _StatusContext(_Obj):
+    typename = "StatusContext"
+
+    def __init__(self, fake: FakeGitHub, repo: _Repo, status: _Status) -> None:
+        super().__init__(fake)
+        self.repo, self.status = repo, status
+
+    def id(self, info: _Info) -> str:
+        return _node_id("StatusContext", self.status.id)  # REST's node_id
+
+    def context(self, info: _Info) -> str:
+        return self.status.context
+
+    def state(self, info: _Info) -> str:
+        return self.status.state.upper()
+
+    def description(self, info: _Info) -> str | None:
+        return self.status.description
+
+    def targetUrl(self, info: _Info) -> str | None:
+        return self.status.target_url
+
+    def createdAt(self, info: _Info) -> str:
+        return self.status.created_at
+
+    def creator(self, info: _Info) -> _Actor | None:
+        return _actor(self.fake, self.status.creator)
+
+    def commit(self, info: _Info) -> _GitCommit | None:
+        return _find_commit(self.fake, self.repo, self.status.sha)
+
+
+class _PullRequestReview(_Edited):
+    """A submitted review (the fake keeps no edits of reviews: ``editor`` is ``null``)."""
+
+    typename = "PullRequestReview"
+
+    def __init__(self, pull: _IssueLike, review: _Review) -> None:
+        super().__init__(pull.fake)
+        self.pull, self.repo, self.review = pull, pull.repo, review
+        self.edits: list[_Edit] = []
+
+    def id(self, info: _Info) -> str:
+        return _node_id("PullRequestReview", self.review.id)  # REST's node_id
+
+    def databaseId(self, info: _Info) -> int:
+        return self.review.id
+
+    def fullDatabaseId(self, info: _Info) -> str:
+        return str(self.review.id)
+
+    def state(self, info: _Info) -> str:
+        return self.review.state
+
+    def body(self, info: _Info) -> str:
+        return self.review.body
+
+    def author(self, info: _Info) -> _Actor | None:
+        return _actor(self.fake, self.review.login)
+
+    def authorAssociation(self, info: _Info) -> str:
+        return self.fake._association(self.repo, self.review.login)
+
+    def commit(self, info: _Info) -> _GitCommit | None:
+        sha = self.review.commit_id
+        return _find_commit(self.fake, self.repo, sha) if sha else None
+
+    def submittedAt(self, info: _Info) -> str:
+        return self.review.submitted_at
+
+    createdAt = publishedAt = updatedAt = submittedAt
+
+    def pullRequest(self, info: _Info) -> _IssueLike:
+        return self.pull
+
+    def repository(self, info: _Info) -> _Repository:
+        return _Repository(self.fake, self.repo)
+
+    def resourcePath(self, info: _Info) -> str:
+        number = self.pull.issue.number
+        return f"/{self.repo.full_name}/pull/{number}#pullrequestreview-{self.review.id}"
+
+    def url(self, info: _Info) -> str:
+        return self.fake.server_url + self.resourcePath(info)
+
+
+class _ReviewRequest(_Obj):
+    """A pending review request of a user (or bot) or of a team."""
+
+    typename = "ReviewRequest"
+
+    def __init__(
+        self, pull: _IssueLike, *, login: str | None = None, team: _Team | None = None
+    ) -> None:
+        super().__init__(pull.fake)
+        self.pull, self.login, self.team = pull, login, team
+
+    def id(self, info: _Info) -> str:
+        if self.team is not None:
+            who = f"Team{self.team.id}"
+        else:
+            who = f"User{self.fake._user(self.login or '').id}"
+        return _legacy_id("ReviewRequest", f"{self.pull.issue.id}:{who}")
+
+    def asCodeOwner(self, info: _Info) -> bool:
+        return False  # the fake has no CODEOWNERS
+
+    def pullRequest(self, info: _Info) -> _IssueLike:
+        return self.pull
+
+    def requestedReviewer(self, info: _Info) -> _Obj | None:
+        if self.team is not None:
+            return _TeamNode(self.fake, self.team)
+        return _actor(self.fake, self.login)
+
+
+class _TeamNode(_Obj):
+    typename = "Team"
+
+    def __init__(self, fake: FakeGitHub, team: _Team) -> None:
+        super().__init__(fake)
+        self.team = team
+
+    def id(self, info: _Info) -> str:
+        return _node_id("Team", self.team.id)
+
+    def databaseId(self, info: _Info) -> int:
+        return self.team.id
+
+    def slug(self, info: _Info) -> str:
+        return self.team.slug
+
+    def name(self, info: _Info) -> str:
+        return self.team.name
+
+    def combinedSlug(self, info: _Info) -> str:
+        return f"{self.team.org}/{self.team.slug}"
+
+    def organization(self, info: _Info) -> _Actor:
+        return _Actor(self.fake, self.team.org)
+
+    def resourcePath(self, info: _Info) -> str:
+        return f"/orgs/{self.team.org}/teams/{self.team.slug}"
+
+    def url(self, info: _Info) -> str:
+        return self.fake.server_url + self.resourcePath(info)
+
+    def members(
+        self,
+        info: _Info,
+        query: str | None = None,
+        membership: str = "ALL",
+        role: str | None = None,
+        orderBy: dict[str, str] | None = None,
+        **args: Any,
+    ) -> _Page:
+        """The active members (a pending invitation is no membership), in the order they
+        were added, as REST's ``GET /orgs/{org}/teams/{slug}/members`` lists them.
+
+        ``query`` keeps the members whose login or name contains it, case-insensitive (the
+        fake's accounts have no name: the login); GitHub's search is fuzzier. The fake has no
+        child teams: ``CHILD_TEAM`` lists nobody, ``IMMEDIATE`` as ``ALL``. ``orderBy``
+        ``CREATED_AT`` is the order members were added. A team the token may not read is a
+        ``FORBIDDEN`` error, as for ``Organization.team``."""
+        if self.team.forbidden:
+            raise _forbidden()
+        roles = self.team.roles
+        logins = [
+            login
+            for login, state in self.team.members.items()
+            if state == "active"
+            and membership != "CHILD_TEAM"
+            and (role is None or roles.get(login, "member").upper() == role)
+            and (not query or query.strip().lower() in login.lower())
+        ]
+        if orderBy is not None and orderBy["field"] == "LOGIN":
+            logins.sort(key=str.lower)
+        if orderBy is not None and orderBy["direction"] == "DESC":
+            logins.reverse()
+        users = [_Actor(self.fake, login) for login in logins]
+        return _page(
+            users,
+            info,
+            edge_fields=lambda user: {"role": roles.get(user.user.login, "member").upper()},
+            **args,
+        )
+
 
 class _GitActor(_Obj):
     typename = "GitActor"
@@ -1546,7 +2264,11 @@ def _candidates(fake: FakeGitHub, kind: str, key: str) -> Iterator[_Obj]:
     """The objects a node id of type ``kind`` with key ``key`` may name."""
     if kind in ("User", "Bot", "Organization"):
         yield from (_Actor(fake, u.login) for u in fake._users.values() if str(u.id) == key)
+    if kind == "Team":
+        yield from (_TeamNode(fake, t) for t in fake._teams.values())
+        return
     for repo in fake._repos.values():
+        pulls = [_IssueLike(fake, repo, i) for i in repo.issues.values() if i.pull is not None]
         if kind == "Repository":
             yield _Repository(fake, repo)
         elif kind in ("Issue", "PullRequest"):
@@ -1559,6 +2281,15 @@ def _candidates(fake: FakeGitHub, kind: str, key: str) -> Iterator[_Obj]:
             histories = [i.edits for i in repo.issues.values()]
             histories += [c.edits for c in repo.comments.values()]
             yield from (_UserContentEdit(fake, e) for edits in histories for e in edits)
+        elif kind == "PullRequestReview":
+            yield from (_PullRequestReview(p, r) for p in pulls for r in p.pull.reviews)
+        elif kind == "ReviewRequest":
+            for pull in pulls:
+                yield from (_ReviewRequest(pull, login=u) for u in pull.pull.requested_users)
+                teams = (fake._teams[(repo.owner, s)] for s in pull.pull.requested_teams)
+                yield from (_ReviewRequest(pull, team=t) for t in teams)
+        elif kind == "StatusContext":
+            yield from (_StatusContext(fake, repo, s) for s in repo.statuses)
         elif kind in ("Commit", "PullRequestCommit"):
             for issue in repo.issues.values():
                 for commit in issue.pull.commits if issue.pull is not None else ():
