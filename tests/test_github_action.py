@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.github import FakeGitHub
+from tests.fakes.github import FakeGitHub, MemberState
 from tests.github_env import (
     NAME,
     OWNER,
@@ -314,33 +314,32 @@ def test_forbidden_team_membership_fails_closed_naming_the_permission(
     assert result.code == 2
     status = pr.status()
     assert status["state"] == "error"
-    assert "HTTP 403" in status["description"]
+    assert "team acme/tech-leads: Resource not accessible by integration" in status["description"]
     assert "Members: read" in result.stderr
     assert result.outputs["decision"] == "error"
 
 
 def test_server_errors_are_retried(repo: GitRepo, fake: FakeGitHub) -> None:
     pr = open_pull(repo, fake, turn_on)
-    fake.fail("GET", rf"/repos/{OWNER}/{NAME}/pulls/{NUMBER}$", 502, times=2)
+    fake.fail("POST", "^/graphql$", 502, times=2)
     result = pr.run()
     assert result.code == 0, result.stderr
     assert pr.status()["state"] == "pending"
-    pulls = [
-        path for method, path in fake.calls if method == "GET" and path.endswith(f"/pulls/{NUMBER}")
-    ]
-    assert len(pulls) == 3
+    assert fake.calls.count(("POST", "/graphql")) == 3
 
 
 def test_persistent_server_errors_give_an_error_status_and_exit_2(
     repo: GitRepo, fake: FakeGitHub
 ) -> None:
     pr = open_pull(repo, fake, turn_on)
-    fake.fail("GET", rf"/repos/{OWNER}/{NAME}/pulls/{NUMBER}/reviews", 500, times=100)
+    fake.fail("POST", "^/graphql$", 500, times=100)
     pr.review("alice")
     result = pr.run("pull_request_review", "submitted", extra_env={"FLAGGATE_RETRIES": "2"})
     assert result.code == 2
     assert pr.status()["state"] == "error"
-    assert pr.status()["description"].startswith("flaggate could not evaluate: evaluating")
+    assert pr.status()["description"].startswith(
+        f"flaggate could not evaluate: reading pull request #{NUMBER} (GraphQL): HTTP 500"
+    )
     assert "Traceback" not in result.stderr
 
 
@@ -411,8 +410,11 @@ def test_secret_token_never_printed(repo: GitRepo, fake: FakeGitHub) -> None:
         assert fake.token not in text
 
 
-def reference_pull(repo: GitRepo, fake: FakeGitHub, flags: int) -> PullRequest:
-    """3 stages (a production change and a policy edit), 4 reviews, 1 label."""
+def reference_pull(
+    repo: GitRepo, fake: FakeGitHub, flags: int, *, last: bool = True
+) -> PullRequest:
+    """3 stages (a production change and a policy edit), 4 reviews (the last stage's
+    approval only when ``last``), 1 label."""
 
     def change(r: GitRepo) -> None:
         turn_on(r)
@@ -427,17 +429,23 @@ def reference_pull(repo: GitRepo, fake: FakeGitHub, flags: int) -> PullRequest:
     fake.update_pull(OWNER, NAME, NUMBER, labels=["flags"])
     pr.review("alice")
     pr.review("bob")
-    pr.review("sam")
+    if last:
+        pr.review("sam")
     pr.review("erin", "COMMENTED")
     return pr
+
+
+def request_lines(fake: FakeGitHub) -> str:
+    return "\n".join(f"{m} {p}" for m, p in fake.calls)
 
 
 @pytest.mark.parametrize("flags", [1, 500])
 def test_api_calls_stay_within_budget_and_do_not_grow_with_flags(
     repo: GitRepo, fake: FakeGitHub, flags: int
 ) -> None:
-    pr = reference_pull(repo, fake, flags)
+    pr = reference_pull(repo, fake, flags, last=False)
     assert pr.run().code == 0  # the comment now exists
+    pr.review("sam")  # the last stage: the decision changes
     fake.reset_calls()
     result = pr.run("pull_request_review", "submitted")
     assert result.code == 0, result.stderr
@@ -448,45 +456,82 @@ def test_api_calls_stay_within_budget_and_do_not_grow_with_flags(
         "business-review",
         "security-review",
     ]
-    calls = fake.calls
-    assert len(calls) <= 15, "\n".join(f"{m} {p}" for m, p in calls)
-    # exactly: pull, comments, the provenance query (GraphQL), issue events, reviews,
-    # commits, 5 team listings (several reviewers to check, so one listing per team beats one
-    # membership look-up per reviewer), status (the comment is unchanged, so it is not edited)
-    assert len(calls) == 12, "\n".join(f"{m} {p}" for m, p in calls)
+    # One read (the pull request, its reviews, comments, events, commits, labels, the head's
+    # statuses and the 12 teams of the roles), then only what changed: the status, and the
+    # comment (read again just before it is edited, so that a concurrent run loses nothing).
+    assert fake.calls == [
+        ("POST", "/graphql"),
+        ("POST", f"/repos/{OWNER}/{NAME}/statuses/{pr.head}"),
+        ("GET", f"/repos/{OWNER}/{NAME}/issues/comments/{pr.comments()[0]['id']}"),
+        ("PATCH", f"/repos/{OWNER}/{NAME}/issues/comments/{pr.comments()[0]['id']}"),
+    ], request_lines(fake)
+    assert "4 GitHub API requests" in result.summary
+
+
+def test_an_evaluation_that_changes_nothing_reads_once_and_writes_nothing(
+    repo: GitRepo, fake: FakeGitHub
+) -> None:
+    pr = reference_pull(repo, fake, 1)
+    assert pr.run().code == 0
+    fake.reset_calls()
+    result = pr.run("pull_request_review", "submitted")
+    assert result.code == 0, result.stderr
+    assert fake.calls == [("POST", "/graphql")], request_lines(fake)
+    assert "1 GitHub API request<" in result.summary
+
+
+def test_a_hundred_reviews_and_more_cost_no_more_requests(repo: GitRepo, fake: FakeGitHub) -> None:
+    pr = reference_pull(repo, fake, 1, last=False)
+    for i in range(96):
+        fake.add_user(f"reader-{i}")
+        pr.review(f"reader-{i}", "COMMENTED")
+    assert pr.run().code == 0
+    pr.review("sam")
+    fake.reset_calls()
+    result = pr.run("pull_request_review", "submitted")
+    assert result.outputs["decision"] == "approved"
+    assert len(fake.calls) == 4, request_lines(fake)
+    for i in range(96, 120):  # a second page of reviews: one more query
+        fake.add_user(f"reader-{i}")
+        pr.review(f"reader-{i}", "COMMENTED")
+    fake.reset_calls()
+    assert pr.run("pull_request_review", "submitted").outputs["decision"] == "approved"
+    assert fake.calls == [("POST", "/graphql")] * 2, request_lines(fake)
 
 
 def test_secondary_rate_limit_is_waited_out(repo: GitRepo, fake: FakeGitHub) -> None:
     pr = open_pull(repo, fake, turn_on)
     pr.review("alice")
-    fake.fail(
-        "GET", rf"/repos/{OWNER}/{NAME}/pulls/{NUMBER}/reviews", 403, headers={"Retry-After": "1"}
-    )
+    fake.fail("POST", "^/graphql$", 403, headers={"Retry-After": "1"})
     result = pr.run("pull_request_review", "submitted")
     assert result.code == 0, result.stderr
     assert pr.status()["description"].startswith("needs business-review")
-    reviews = [
-        p for m, p in fake.calls if p.startswith(f"/repos/{OWNER}/{NAME}/pulls/{NUMBER}/reviews")
-    ]
-    assert len(reviews) == 2
+    assert fake.calls.count(("POST", "/graphql")) == 2
 
 
 def test_dropped_connection_is_retried(repo: GitRepo, fake: FakeGitHub) -> None:
     pr = open_pull(repo, fake, turn_on)
-    fake.drop_connection("GET", rf"/repos/{OWNER}/{NAME}/pulls/{NUMBER}$")
+    fake.drop_connection("POST", "^/graphql$")
     result = pr.run()
     assert result.code == 0, result.stderr
     assert pr.status()["state"] == "pending"
 
 
-def test_single_reviewer_uses_the_membership_endpoint(repo: GitRepo, fake: FakeGitHub) -> None:
+def test_a_team_of_more_than_a_hundred_is_asked_about_the_reviewers_only(
+    repo: GitRepo, fake: FakeGitHub
+) -> None:
+    crowd: dict[str, MemberState] = {f"engineer-{i:03}": "active" for i in range(150)}
+    fake.add_team(OWNER, "tech-leads", crowd | {"alice": "active"})
     pr = open_pull(repo, fake, turn_on)
     pr.review("alice")
     fake.reset_calls()
-    assert pr.run("pull_request_review", "submitted").code == 0
-    team_calls = [p for _, p in fake.calls if p.startswith("/orgs/")]
-    assert team_calls[0] == f"/orgs/{OWNER}/teams/tech-leads/memberships/alice"
-    assert not any("/members?" in p for p in team_calls)
+    result = pr.run("pull_request_review", "submitted")
+    assert result.code == 0, result.stderr
+    assert pr.status()["description"].startswith("needs business-review")
+    queries = [r.json() for r in fake.requests if r.path == "/graphql"]
+    assert len(queries) == 2, request_lines(fake)
+    assert "members(first: 100, query: $q0)" in queries[1]["query"]
+    assert queries[1]["variables"] == {"o0": OWNER, "s0": "tech-leads", "q0": "alice"}
 
 
 def test_github_app_installation_token(repo: GitRepo, fake: FakeGitHub) -> None:

@@ -20,6 +20,9 @@ from tests.test_github_action import NUMBER, PullRequest, open_pull, turn_on
 
 REPO_PATH = f"/repos/{OWNER}/{NAME}"
 PULL = rf"^{REPO_PATH}/pulls/{NUMBER}$"
+GRAPHQL = "^/graphql$"
+READING = f"reading pull request #{NUMBER} (GraphQL)"
+"""What a failure of the evaluation's one read is called."""
 FAST = {"FLAGGATE_RETRIES": "2", "FLAGGATE_NOT_FOUND_PAUSE": "0.01"}
 """3 attempts per call; a 404 is read again after 10 ms."""
 COULD_NOT = "flaggate could not evaluate: "
@@ -51,14 +54,11 @@ def test_a_pull_request_answering_5xx_is_one_line_and_an_error_status_on_the_hea
     repo: GitRepo, fake: FakeGitHub
 ) -> None:
     pr = open_pull(repo, fake, turn_on)
-    fake.fail("GET", PULL, 502, times=100)
+    fake.fail("POST", GRAPHQL, 502, times=100)
     result = pr.run(extra_env=FAST)
-    reason = (
-        f"reading pull request #{NUMBER}: HTTP 502 after 3 attempts "
-        f"(GET {REPO_PATH}/pulls/{NUMBER})"
-    )
+    reason = f"{READING}: HTTP 502 after 3 attempts (POST /graphql)"
     assert one_error(result) == f"flaggate: error: {reason}"
-    assert calls(fake, "GET", f"{REPO_PATH}/pulls/{NUMBER}") == 3
+    assert calls(fake, "POST", "/graphql") == 3
     [status] = fake.statuses(OWNER, NAME, pr.head)
     assert status["state"] == "error"
     assert status["context"] == "flaggate"
@@ -72,12 +72,9 @@ def test_a_dropped_connection_reading_the_pull_request_is_one_line_and_an_error_
     repo: GitRepo, fake: FakeGitHub
 ) -> None:
     pr = open_pull(repo, fake, turn_on)
-    fake.drop_connection("GET", PULL, times=100)
+    fake.drop_connection("POST", GRAPHQL, times=100)
     result = pr.run(extra_env=FAST)
-    reason = (
-        f"reading pull request #{NUMBER}: connection dropped after 3 attempts "
-        f"(GET {REPO_PATH}/pulls/{NUMBER})"
-    )
+    reason = f"{READING}: connection dropped after 3 attempts (POST /graphql)"
     assert one_error(result) == f"flaggate: error: {reason}"
     assert pr.status()["state"] == "error"
     assert pr.status()["description"] == COULD_NOT + reason
@@ -93,7 +90,7 @@ def test_the_error_status_takes_the_base_policies_status_context(
 ) -> None:
     custom_context(repo)
     pr = open_pull(repo, fake, turn_on)
-    fake.fail("GET", PULL, 503, times=100)
+    fake.fail("POST", GRAPHQL, 503, times=100)
     one_error(pr.run(extra_env=FAST))
     assert pr.status()["context"] == "flags/gate"
     assert pr.status()["state"] == "error"
@@ -105,7 +102,7 @@ def test_without_the_base_commit_the_error_status_takes_the_default_context(
     custom_context(repo)
     pr = open_pull(repo, fake, turn_on)
     pr.base = "f" * 40  # the event names a base the checkout does not have
-    fake.fail("GET", PULL, 503, times=100)
+    fake.fail("POST", GRAPHQL, 503, times=100)
     one_error(pr.run(extra_env=FAST))
     assert pr.status()["context"] == "flaggate"
     assert pr.status()["state"] == "error"
@@ -115,13 +112,12 @@ def test_when_the_status_cannot_be_written_either_both_errors_are_printed(
     repo: GitRepo, fake: FakeGitHub
 ) -> None:
     pr = open_pull(repo, fake, turn_on)
-    fake.fail("GET", PULL, 502, times=100)
+    fake.fail("POST", GRAPHQL, 502, times=100)
     fake.fail("POST", r"/statuses/", 502, times=100)
     result = pr.run(extra_env=FAST)
     assert result.code == 2
     assert result.stderr.splitlines() == [
-        f"flaggate: error: reading pull request #{NUMBER}: HTTP 502 after 3 attempts "
-        f"(GET {REPO_PATH}/pulls/{NUMBER})",
+        f"flaggate: error: {READING}: HTTP 502 after 3 attempts (POST /graphql)",
         "flaggate: error: writing the commit status: HTTP 502 after 3 attempts "
         f"(POST {REPO_PATH}/statuses/{pr.head})",
     ]
@@ -137,8 +133,8 @@ def test_an_unreachable_github_is_said_for_each_call(repo: GitRepo, fake: FakeGi
     result = pr.run(extra_env={**FAST, "GITHUB_API_URL": f"http://127.0.0.1:{port}"})
     assert result.code == 2
     assert result.stderr.splitlines() == [
-        f"flaggate: error: reading pull request #{NUMBER}: cannot connect (Connection refused) "
-        f"after 3 attempts (GET {REPO_PATH}/pulls/{NUMBER})",
+        f"flaggate: error: {READING}: cannot connect (Connection refused) "
+        "after 3 attempts (POST /graphql)",
         "flaggate: error: writing the commit status: cannot connect (Connection refused) "
         f"after 3 attempts (POST {REPO_PATH}/statuses/{pr.head})",
     ]
@@ -154,8 +150,7 @@ def test_a_github_that_never_answers_is_a_timeout(repo: GitRepo, fake: FakeGitHu
         result = pr.run(extra_env={**FAST, "GITHUB_API_URL": url, "FLAGGATE_HTTP_TIMEOUT": "1"})
     assert result.code == 2
     assert result.stderr.splitlines() == [
-        f"flaggate: error: reading pull request #{NUMBER}: no answer within 1s after 3 attempts "
-        f"(GET {REPO_PATH}/pulls/{NUMBER})",
+        f"flaggate: error: {READING}: no answer within 1s after 3 attempts (POST /graphql)",
         "flaggate: error: writing the commit status: no answer within 1s after 3 attempts "
         f"(POST {REPO_PATH}/statuses/{pr.head})",
     ]
@@ -165,10 +160,10 @@ def test_a_dry_run_that_cannot_read_the_pull_request_writes_nothing(
     repo: GitRepo, fake: FakeGitHub
 ) -> None:
     pr = open_pull(repo, fake, turn_on)
-    fake.fail("GET", PULL, 502, times=100)
+    fake.fail("POST", GRAPHQL, 502, times=100)
     line = one_error(pr.run(extra_env=FAST, args=("--dry-run",)))
-    assert line.startswith(f"flaggate: error: reading pull request #{NUMBER}: HTTP 502")
-    assert [c for c in fake.calls if c[0] != "GET"] == []
+    assert line.startswith(f"flaggate: error: {READING}: HTTP 502")
+    assert {c for c in fake.calls if c[0] != "GET"} == {("POST", "/graphql")}  # reads only
 
 
 def test_a_merged_pull_request_that_cannot_be_read_gets_no_status(
@@ -187,27 +182,16 @@ def test_a_merged_pull_request_that_cannot_be_read_gets_no_status(
 # --- 1: a connection dropped on any call ------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("GET", f"{REPO_PATH}/issues/{NUMBER}/comments"),
-        ("POST", "/graphql"),
-        ("GET", f"{REPO_PATH}/issues/{NUMBER}/events"),
-        ("GET", f"{REPO_PATH}/pulls/{NUMBER}/reviews"),
-        ("GET", f"/orgs/{OWNER}/teams/tech-leads/memberships/alice"),
-        ("GET", f"{REPO_PATH}/pulls/{NUMBER}/commits"),
-    ],
-)
 def test_a_dropped_connection_while_evaluating_names_the_request(
-    repo: GitRepo, fake: FakeGitHub, method: str, path: str
+    repo: GitRepo, fake: FakeGitHub
 ) -> None:
     pr = open_pull(repo, fake, turn_on)
     pr.review("alice")
-    fake.drop_connection(method, f"^{path}$", times=100)
+    fake.drop_connection("POST", GRAPHQL, times=100)
     result = pr.run("pull_request_review", "submitted", extra_env=FAST)
-    reason = f"evaluating: connection dropped after 3 attempts ({method} {path})"
+    reason = f"{READING}: connection dropped after 3 attempts (POST /graphql)"
     assert one_error(result) == f"flaggate: error: {reason}"
-    assert calls(fake, method, path) == 3
+    assert calls(fake, "POST", "/graphql") == 3
     assert pr.status()["state"] == "error"
     assert pr.status()["description"] == COULD_NOT + reason
 
@@ -255,10 +239,9 @@ def test_a_failure_no_caller_explains_is_still_one_line(repo: GitRepo, fake: Fak
 
 
 def transient_faults(fake: FakeGitHub) -> None:
-    """A 502, a dropped connection and a secondary rate limit, each once."""
-    fake.fail("GET", PULL, 502)
-    fake.drop_connection("GET", rf"^{REPO_PATH}/issues/{NUMBER}/comments$")
-    fake.fail("GET", rf"^{REPO_PATH}/pulls/{NUMBER}/reviews$", 403, headers={"Retry-After": "0"})
+    """A dropped connection and a secondary rate limit on the one read, each once."""
+    fake.drop_connection("POST", GRAPHQL)
+    fake.fail("POST", GRAPHQL, 403, headers={"Retry-After": "0"})
 
 
 def test_retries_leave_nothing_on_stderr(repo: GitRepo, fake: FakeGitHub) -> None:
@@ -269,7 +252,7 @@ def test_retries_leave_nothing_on_stderr(repo: GitRepo, fake: FakeGitHub) -> Non
     assert result.code == 0, result.stderr
     assert result.stderr == ""
     assert pr.status()["description"].startswith("needs business-review")
-    assert calls(fake, "GET", f"{REPO_PATH}/pulls/{NUMBER}/reviews") == 2
+    assert calls(fake, "POST", "/graphql") == 3
 
 
 def test_a_rate_limit_that_outlasts_the_retries_is_one_line(
@@ -277,17 +260,10 @@ def test_a_rate_limit_that_outlasts_the_retries_is_one_line(
 ) -> None:
     pr = open_pull(repo, fake, turn_on)
     pr.review("alice")
-    fake.fail(
-        "GET",
-        rf"^{REPO_PATH}/pulls/{NUMBER}/reviews$",
-        403,
-        times=100,
-        headers={"Retry-After": "0"},
-    )
+    fake.fail("POST", GRAPHQL, 403, times=100, headers={"Retry-After": "0"})
     result = pr.run("pull_request_review", "submitted", extra_env=FAST)
     assert one_error(result) == (
-        "flaggate: error: evaluating: HTTP 403 (rate limited) after 3 attempts "
-        f"(GET {REPO_PATH}/pulls/{NUMBER}/reviews)"
+        f"flaggate: error: {READING}: HTTP 403 (rate limited) after 3 attempts (POST /graphql)"
     )
     assert pr.status()["state"] == "error"
 
@@ -317,8 +293,8 @@ def test_with_debug_the_libraries_log_their_retries(repo: GitRepo, fake: FakeGit
     assert lines, "nothing logged"
     assert all(line.startswith("flaggate: debug: ") for line in lines), result.stderr
     assert (
-        "flaggate: debug: github.GithubRetry: Request GET "
-        f"{REPO_PATH}/pulls/{NUMBER}/reviews?per_page=100 failed with 403: Forbidden" in lines
+        "flaggate: debug: github.GithubRetry: Request POST /graphql failed with 403: Forbidden"
+        in lines
     )
     assert any(
         line.startswith("flaggate: debug: urllib3.connectionpool: Retrying") for line in lines
@@ -329,81 +305,69 @@ def test_with_debug_the_libraries_log_their_retries(repo: GitRepo, fake: FakeGit
 # --- 4: a 404 GitHub may not have caught up on --------------------------------------------
 
 
-def test_a_one_off_404_on_reviews_is_read_again(repo: GitRepo, fake: FakeGitHub) -> None:
+def not_found(fake: FakeGitHub, times: int = 1) -> None:
+    """GitHub's answer for a pull request it does not know (yet): HTTP 200, an error."""
+    answer = {
+        "data": {"viewer": {"login": "github-actions[bot]"}, "repository": {"pullRequest": None}},
+        "errors": [
+            {
+                "type": "NOT_FOUND",
+                "path": ["repository", "pullRequest"],
+                "locations": [{"line": 13, "column": 5}],
+                "message": f"Could not resolve to a PullRequest with the number of {NUMBER}.",
+            }
+        ],
+    }
+    fake.fail("POST", GRAPHQL, 200, body=answer, times=times)
+
+
+def test_a_pull_request_github_does_not_know_yet_is_read_again(
+    repo: GitRepo, fake: FakeGitHub
+) -> None:
     pr = open_pull(repo, fake, turn_on)
     pr.review("alice")
-    fake.fail("GET", rf"^{REPO_PATH}/pulls/{NUMBER}/reviews$", 404)
+    not_found(fake)
     result = pr.run("pull_request_review", "submitted", extra_env=FAST)
     assert result.code == 0, result.stderr
     assert result.stderr == ""
     assert pr.status()["description"].startswith("needs business-review")
-    assert calls(fake, "GET", f"{REPO_PATH}/pulls/{NUMBER}/reviews") == 2
+    assert calls(fake, "POST", "/graphql") == 2
 
 
-def test_a_persistent_404_on_reviews_fails_closed_naming_the_permission(
+def test_a_pull_request_github_never_knows_fails_closed_naming_the_permission(
     repo: GitRepo, fake: FakeGitHub
 ) -> None:
     pr = open_pull(repo, fake, turn_on)
     pr.review("alice")
-    fake.fail("GET", rf"^{REPO_PATH}/pulls/{NUMBER}/reviews$", 404, times=100)
+    not_found(fake, times=100)
     result = pr.run("pull_request_review", "submitted", extra_env=FAST)
+    reason = f"{READING}: Could not resolve to a PullRequest with the number of {NUMBER}."
     assert one_error(result) == (
-        "flaggate: error: reading reviews: HTTP 404: Not Found "
-        "(the token may need 'Pull requests: read')"
+        f"flaggate: error: {reason} (the token needs 'Pull requests: read' and 'Issues: read')"
     )
-    assert calls(fake, "GET", f"{REPO_PATH}/pulls/{NUMBER}/reviews") == 2
+    assert calls(fake, "POST", "/graphql") == 2
     assert pr.status()["state"] == "error"
-    assert pr.status()["description"] == COULD_NOT + "reading reviews: HTTP 404: Not Found"
+    assert pr.status()["description"] == COULD_NOT + reason
 
 
-def two_approvals(repo: GitRepo, fake: FakeGitHub) -> PullRequest:
-    """Two reviewers to check: team listings, not one membership look-up per reviewer."""
+def test_a_team_the_token_cannot_see_fails_closed_naming_the_permission(
+    repo: GitRepo, fake: FakeGitHub
+) -> None:
     pr = open_pull(repo, fake, turn_on)
     pr.review("alice")
     pr.review("bob")
-    return pr
-
-
-def test_a_one_off_404_listing_team_members_is_read_again(repo: GitRepo, fake: FakeGitHub) -> None:
-    pr = two_approvals(repo, fake)
-    members = f"/orgs/{OWNER}/teams/tech-leads/members"
-    fake.fail("GET", f"^{members}$", 404)
-    result = pr.run("pull_request_review", "submitted", extra_env=FAST)
-    assert result.code == 0, result.stderr
-    assert result.stderr == ""
-    assert pr.status()["state"] == "success"
-    assert calls(fake, "GET", members) == 2
-
-
-def test_a_persistent_404_listing_team_members_fails_closed_naming_the_permission(
-    repo: GitRepo, fake: FakeGitHub
-) -> None:
-    pr = two_approvals(repo, fake)
-    members = f"/orgs/{OWNER}/teams/tech-leads/members"
-    fake.fail("GET", f"^{members}$", 404, times=100)
+    del fake._teams[(OWNER, "tech-leads")]  # GitHub answers such a team as null
     result = pr.run("pull_request_review", "submitted", extra_env=FAST)
     line = one_error(result)
-    assert line.startswith(
-        f"flaggate: error: reading the members of team {OWNER}/tech-leads: HTTP 404: Not Found "
-        "(the token may need organization 'Members: read'"
+    assert line == (
+        f"flaggate: error: reading alice's membership of team {OWNER}/tech-leads: no such team, "
+        "or not visible to the token (the token needs organization 'Members: read' (a GitHub "
+        "App installation token or a token with read:org); the workflow's GITHUB_TOKEN cannot "
+        "read team membership)"
     )
-    assert calls(fake, "GET", members) == 2
+    assert calls(fake, "POST", "/graphql") == 1
     assert pr.status()["state"] == "error"
     never_success(fake, pr.head)
-
-
-def test_a_404_on_one_membership_means_not_a_member_and_is_not_read_again(
-    repo: GitRepo, fake: FakeGitHub
-) -> None:
-    """GitHub documents this 404 as "no team membership"; it documents no transient one."""
-    pr = open_pull(repo, fake, turn_on)
-    pr.review("alice")
-    membership = f"/orgs/{OWNER}/teams/tech-leads/memberships/alice"
-    fake.fail("GET", f"^{membership}$", 404)
-    result = pr.run("pull_request_review", "submitted", extra_env=FAST)
-    assert result.code == 0, result.stderr
-    assert pr.status()["description"].startswith("needs technical-review")
-    assert calls(fake, "GET", membership) == 1
 
 
 # --- 5: no secret in any message ----------------------------------------------------------
@@ -424,11 +388,11 @@ def app(fake: FakeGitHub) -> dict[str, str]:
 
 
 def break_pull(fake: FakeGitHub) -> None:
-    fake.fail("GET", PULL, 502, times=100)
+    fake.fail("POST", GRAPHQL, 502, times=100)
 
 
 def drop_pull(fake: FakeGitHub) -> None:
-    fake.drop_connection("GET", PULL, times=100)
+    fake.drop_connection("POST", GRAPHQL, times=100)
 
 
 def break_installation(fake: FakeGitHub) -> None:
@@ -444,7 +408,7 @@ def forbid_team(fake: FakeGitHub) -> None:
 
 
 def hide_reviews(fake: FakeGitHub) -> None:
-    fake.fail("GET", rf"^{REPO_PATH}/pulls/{NUMBER}/reviews$", 404, times=100)
+    not_found(fake, times=100)
 
 
 @pytest.mark.parametrize(

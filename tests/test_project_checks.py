@@ -65,6 +65,6 @@ def test_the_package_builds_and_passes_twine(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
     wheel = next(p for p in built if p.suffix == ".whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "flaggate/github/provenance_query.graphql" in names
+    assert "flaggate/github/pull_query.graphql" in names
     assert not [n for n in names if n.startswith("tests/")], "tests must not ship"
     assert os.path.getsize(wheel) > 10_000

@@ -1927,7 +1927,8 @@ def _find_commit(fake: FakeGitHub, repo: _Repo, sha: str) -> _GitCommit | None:
     """The commit ``sha`` of ``repo``, if the fake knows it: a pull request's commit (as REST
     lists it), or else a head, base, merge commit, force-pushed head, pushed commit or a
     commit with statuses, made up as the fake shows commits it has no details of: by the pull
-    request's author (a head), or by an unknown git identity (``user`` ``null``)."""
+    request's author (a head), or by an unknown git identity (``user`` ``null``); a commit a
+    review names is known too."""
     pulls = [i for i in repo.issues.values() if i.pull is not None]
     for issue in pulls:
         assert issue.pull is not None
@@ -1945,7 +1946,9 @@ def _find_commit(fake: FakeGitHub, repo: _Repo, sha: str) -> _GitCommit | None:
             author = repo.issues[event.number].author
             made_up = _Commit(sha, author, author, message, "")
             return _GitCommit(fake, repo, made_up, fallback_date=event.created_at)
-    if sha in fake._known_shas(repo) or any(s.sha == sha for s in repo.statuses):
+    reviewed = any(r.commit_id == sha for i in pulls if i.pull for r in i.pull.reviews)
+    # GitHub keeps a reviewed commit reachable (the review shows it as outdated after a push).
+    if reviewed or sha in fake._known_shas(repo) or any(s.sha == sha for s in repo.statuses):
         made_up = _Commit(sha, None, None, message, "")
         return _GitCommit(fake, repo, made_up, fallback_date=repo.created_at)
     return None

@@ -31,6 +31,7 @@ from flaggate.github.event import (
     read_event,
 )
 from flaggate.github.gate import (
+    PullTarget,
     evaluate_and_publish,
     fail_unread,
     reevaluate_targets,
@@ -68,21 +69,32 @@ def run(args: argparse.Namespace) -> int:
         print(f"flaggate: pull request #{event.number} was closed without merging; nothing to do")
         return 0
     repo = repository(env)
-    try:
-        pull = repo.get_pull(event.number)
-        merged, state = pull.merged, pull.state
-    except REQUEST_ERRORS as exc:
-        error = explain(exc, f"reading pull request #{event.number}", "'Pull requests: read'")
-        if event.closed:  # a merge to audit: no status to fail
-            raise error from None
-        return fail_unread(args, env, repo, event.payload, error)
-    if merged or event.closed:
-        return after_merge(args, env, repo, pull, review=event.name in REVIEW_EVENTS)
-    if state != "open":
-        print(f"flaggate: pull request #{event.number} is closed; nothing to evaluate")
-        return 0
+    review = event.name in REVIEW_EVENTS
+    target = PullTarget.from_payload(event.payload)
+    if event.closed or target is None:
+        try:  # the repository is lazy, so is the pull request: reading a field fetches it
+            pull = repo.get_pull(event.number)
+            merged, state = pull.merged, pull.state
+        except REQUEST_ERRORS as exc:
+            error = explain(exc, f"reading pull request #{event.number}", "'Pull requests: read'")
+            if event.closed:  # a merge to audit: no status to fail
+                raise error from None
+            return fail_unread(args, env, repo, event.payload, error)
+        if merged or event.closed:
+            return after_merge(args, env, repo, pull, review=review)
+        if state != "open":
+            print(f"flaggate: pull request #{event.number} is closed; nothing to evaluate")
+            return 0
+        target = PullTarget.of(pull)
+
+    def merged_since() -> int:
+        """A review of a merged pull request: the retroactive approval."""
+        return after_merge(args, env, repo, repo.get_pull(event.number), review=review)
+
     observation = Observation.of(event.name, event.payload)
-    return evaluate_and_publish(args, env, repo, pull, observation=observation)
+    return evaluate_and_publish(
+        args, env, repo, target, observation=observation, if_merged=merged_since
+    )
 
 
 def _after_push(
@@ -114,4 +126,6 @@ def _evaluate_commit(
     if not pulls:
         print(f"flaggate: {event.sha[:7]} is the head of no open pull request; nothing to do")
         return 0
-    return max(evaluate_and_publish(args, env, repo, pull, event.check) for pull in pulls)
+    return max(
+        evaluate_and_publish(args, env, repo, PullTarget.of(pull), event.check) for pull in pulls
+    )

@@ -26,13 +26,14 @@ from flaggate.audit.store import append
 from flaggate.diff import describe_state
 from flaggate.errors import FlaggateError, GitError
 from flaggate.gates.runner import HeadChecks
-from flaggate.gates.ticket import TicketLookup
+from flaggate.gates.ticket import PullText, TicketLookup
 from flaggate.git import Git
 from flaggate.github.api import explain
 from flaggate.github.checks import commit_checks
 from flaggate.github.event import ActionsEnvironment
 from flaggate.github.evidence import gather
-from flaggate.github.gate import pull_facts
+from flaggate.github.gate import pull_facts, teams_of
+from flaggate.github.snapshot import read_pull
 from flaggate.github.summary import append_summary
 from flaggate.github.ticketing import ticket_lookup, update_ticket
 from flaggate.incident.actions import compliance_alert, open_follow_up, record_retroactive
@@ -64,11 +65,13 @@ def after_merge(
     ensure_commits(git, [base_sha, head_sha])
     comparison = compare(git, base_sha, head_sha, args.policies)
     policies = comparison.policies
-    thread = gather(pull)
-    facts = pull_facts(git, pull, comparison, args.policies, thread.evidence)
+    snapshot = read_pull(repo.requester, env.repository, pull.number, head_sha, teams_of(policies))
+    thread = gather(snapshot)
+    facts = pull_facts(git, snapshot, comparison, args.policies, thread.evidence, repo)
     issue = linked_issue(list(thread.bodies))
     number = pull.number
-    ticket = ticket_lookup(policies.settings.spec.tickets, repo, pull)
+    text = PullText(pull.title or "", pull.head.ref or "", pull.body or "")
+    ticket = ticket_lookup(policies.settings.spec.tickets, repo, text)
     merge = _merge_context(env, pull, ticket)
     if review:
         if issue is None:

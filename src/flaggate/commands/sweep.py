@@ -22,7 +22,7 @@ from flaggate.errors import ConfigError, FlaggateError
 from flaggate.git import Git
 from flaggate.github.api import explain
 from flaggate.github.event import ActionsEnvironment
-from flaggate.github.gate import evaluate_and_publish, repository
+from flaggate.github.gate import PullTarget, evaluate_and_publish, repository
 from flaggate.incident.actions import remind_open_reviews
 from flaggate.model.settings import Settings
 from flaggate.source import read_policies
@@ -53,7 +53,8 @@ def sweep(args: argparse.Namespace, env: ActionsEnvironment, repo: Repository) -
             continue
         evaluated += 1
         print(f"flaggate: sweep: #{pull.number}: re-evaluating")
-        code = max(code, evaluate_and_publish(args, env, repo, pull, sweeping=True))
+        target = PullTarget.of(pull)
+        code = max(code, evaluate_and_publish(args, env, repo, target, sweeping=True))
     for line in remind_open_reviews(repo, clock.now(), args.dry_run):
         print(f"flaggate: sweep: {line}")
     print(f"flaggate: sweep: {len(pulls)} open pull request(s), {evaluated} re-evaluated")

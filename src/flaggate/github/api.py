@@ -127,6 +127,32 @@ class _Retry(GithubRetry):
             raise
 
 
+_REQUESTS_MADE = [0]
+
+
+def requests_made() -> int:
+    """How many requests this process has sent to GitHub (each page, each query, each
+    write; retries of one request count once)."""
+    return _REQUESTS_MADE[0]
+
+
+def _count_requests() -> None:
+    """Count every call through PyGithub's requester. Every request goes through one of
+    these three methods, but new requesters are made along the way (lazy objects, app
+    installations), so the count sits on the class, once."""
+    for name in ("requestJsonAndCheck", "requestMultipartAndCheck", "requestBlobAndCheck"):
+        method = getattr(Requester, name)
+        if getattr(method, "_flaggate_counted", False):
+            continue
+
+        def counted(self: Requester, *args: Any, __method: Any = method, **kwargs: Any) -> Any:
+            _REQUESTS_MADE[0] += 1
+            return __method(self, *args, **kwargs)
+
+        counted._flaggate_counted = True  # type: ignore[attr-defined]
+        setattr(Requester, name, counted)
+
+
 def connect(
     api_url: str,
     token: str | None,
@@ -140,6 +166,7 @@ def connect(
     With ``app_id`` and ``app_private_key``, it authenticates as the GitHub App's installation
     on ``repository`` (needed to read team membership in most organisations).
     """
+    _count_requests()
     retry = retry or RetryPolicy()
     retries = _Retry(
         total=retry.total,
@@ -320,4 +347,5 @@ __all__ = [
     "is_request_error",
     "read_again_if_missing",
     "request_json",
+    "requests_made",
 ]

@@ -13,12 +13,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from github import GithubException
-from github.IssueComment import IssueComment
-from github.PullRequest import PullRequest as GithubPull
-
-from flaggate.github.api import explain
-from flaggate.github.provenance import read_provenance, same_login
+from flaggate.github.provenance import provenance_of, same_login
+from flaggate.github.snapshot import PullComment, PullSnapshot
 from flaggate.publish import comment as sticky_comment
 from flaggate.pull.events import PullEvents
 from flaggate.pull.github import Evidence
@@ -30,7 +26,7 @@ class Thread:
     """The evidence, and flaggate's sticky comment with its state."""
 
     evidence: Evidence
-    sticky: IssueComment | None
+    sticky: PullComment | None
     state: sticky_comment.CommentState
     bodies: tuple[str, ...] = ()
     """The text of every comment of the pull request."""
@@ -42,39 +38,33 @@ def state_key() -> bytes | None:
     return value.encode() if value else None
 
 
-def scope(pull: GithubPull) -> str:
+def scope(pull: PullSnapshot) -> str:
     """What a seal binds the ledger to: this repository's pull request."""
-    return f"{pull.base.repo.full_name}#{pull.number}"
+    return f"{pull.full_name}#{pull.number}"
 
 
-def gather(pull: GithubPull, observation: Observation | None = None) -> Thread:
-    """Read the comments, the events and the provenance of ``pull`` (three requests and
-    their pages) and decide whether the kept ledger counts."""
-    try:
-        comments = list(pull.get_issue_comments())
-    except GithubException as exc:
-        raise explain(exc, "reading pull request comments", "'Pull requests: read'") from None
-    bots = [c for c in comments if c.user is not None and c.user.type == "Bot"]
+def gather(pull: PullSnapshot, observation: Observation | None = None) -> Thread:
+    """The evidence in ``pull``'s snapshot, and whether the kept ledger counts."""
     key = state_key()
-    provenance = read_provenance(pull, bots, sealed=key is not None)
-    events = PullEvents.read(pull)
+    provenance = provenance_of(pull, sealed=key is not None)
     sticky = next(
         (
             c
-            for c in bots
-            if sticky_comment.MARKER in (c.body or "")
-            and same_login(c.user.login, provenance.viewer)
+            for c in pull.comments
+            if c.author_is_bot
+            and sticky_comment.MARKER in c.body
+            and same_login(c.author, provenance.viewer)
         ),
         None,
     )
     state = sticky_comment.CommentState.parse(sticky.body if sticky else None)
     ledger, doubt = _kept(state, provenance.tampering, key, scope(pull))
-    evidence = Evidence(events, provenance, ledger, doubt, observation)
-    return Thread(evidence, sticky, state, tuple(c.body or "" for c in comments))
+    evidence = Evidence(PullEvents.of(pull.events), provenance, ledger, doubt, observation)
+    return Thread(evidence, sticky, state, tuple(c.body for c in pull.comments))
 
 
 def sealed_state(
-    state: sticky_comment.CommentState, ledger: Ledger, pull: GithubPull
+    state: sticky_comment.CommentState, ledger: Ledger, pull: PullSnapshot
 ) -> sticky_comment.CommentState:
     """``state`` carrying ``ledger`` (sealed when a key is configured)."""
     data = ledger.to_json()

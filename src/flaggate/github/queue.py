@@ -17,17 +17,18 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from github import GithubException
 from github.Repository import Repository
 
 from flaggate import clock
 from flaggate.errors import ConfigError, FlaggateError, GitError
 from flaggate.gates.runner import HeadChecks
+from flaggate.gates.ticket import PullText
 from flaggate.git import Git
 from flaggate.github.api import explain
 from flaggate.github.checks import commit_checks
 from flaggate.github.event import ActionsEnvironment, MergeGroupEvent
-from flaggate.github.gate import pull_facts, write_status
+from flaggate.github.gate import pull_facts, teams_of, write_status
+from flaggate.github.snapshot import read_pull
 from flaggate.github.summary import append_summary, write_outputs
 from flaggate.github.ticketing import ticket_lookup
 from flaggate.model.policyset import PolicySet
@@ -70,7 +71,12 @@ def evaluate_merge_group(
         ensure_commits(git, [group.base_sha, group.head_sha])
         policies = read_policies(git, group.base_sha, args.policies)
         for entry in queue_entries(git, group):
-            results.append((entry.number, _judge_entry(git, repo, group, entry, policies, args)))
+            results.append(
+                (
+                    entry.number,
+                    _judge_entry(git, repo, env.repository, group, entry, policies, args),
+                )
+            )
     except ConfigError as exc:
         results = [(0, Evaluation.invalid([str(p) for p in exc.problems]))]
     except FlaggateError as exc:
@@ -152,23 +158,20 @@ def _queue_branches(git: Git, base: str) -> dict[str, int]:
 def _judge_entry(
     git: Git,
     repo: Repository,
+    repository: str,
     group: MergeGroupEvent,
     entry: QueueEntry,
     policies: PolicySet,
     args: argparse.Namespace,
 ) -> Evaluation:
-    try:
-        pull = repo.get_pull(entry.number)
-    except GithubException as exc:
-        raise explain(
-            exc, f"reading pull request #{entry.number}", "'Pull requests: read'"
-        ) from None
+    pull = read_pull(repo.requester, repository, entry.number, entry.commit, teams_of(policies))
     comparison = compare(git, entry.parent, entry.commit, args.policies, policies)
-    facts = pull_facts(git, pull, comparison, args.policies)
+    facts = pull_facts(git, pull, comparison, args.policies, repo=repo)
     # GitHub made the merge group's commit: its date is GitHub's, not an author's.
     committed = datetime.fromtimestamp(git.commit_time(group.head_sha), UTC)
     head = HeadChecks(group.head_sha, committed, lambda: commit_checks(repo, group.head_sha))
-    ticket = ticket_lookup(policies.settings.spec.tickets, repo, pull)
+    text = PullText(pull.title, pull.head_ref, pull.body)
+    ticket = ticket_lookup(policies.settings.spec.tickets, repo, text)
     return judge(git, comparison, facts, now=clock.now(), checks=head, online=True, ticket=ticket)
 
 

@@ -7,7 +7,6 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from github.PullRequest import PullRequest as GithubPull
 from github.Repository import Repository
 
 from flaggate.gates.ticket import PullText, TicketLookup, find_ticket
@@ -19,14 +18,12 @@ from flaggate.model.settings import Tickets
 from flaggate.policy.result import Evaluation, GateStatus
 
 
-def ticket_lookup(
-    tickets: Tickets | None, repo: Repository, pull: GithubPull
-) -> TicketLookup | None:
-    """The ticket the pull request's title, branch or body names, ready to be fetched; None
-    without ticket settings."""
+def ticket_lookup(tickets: Tickets | None, repo: Repository, text: PullText) -> TicketLookup | None:
+    """The ticket the pull request's title, branch or body (``text``) names, ready to be
+    fetched; None without ticket settings."""
     if tickets is None:
         return None
-    ref = find_ticket(PullText(pull.title or "", pull.head.ref or "", pull.body or ""), tickets)
+    ref = find_ticket(text, tickets)
     if ref is None:
         return TicketLookup(None)
     try:

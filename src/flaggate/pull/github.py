@@ -1,4 +1,4 @@
-"""Pull-request facts read from GitHub, lazily: only what the evaluation asks for, once."""
+"""Pull-request facts as GitHub reports them (one snapshot), judged as the evaluation asks."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 
-from github import GithubException, UnknownObjectException
-from github.PullRequest import PullRequest as GithubPull
-
-from flaggate.github.api import explain, read_again_if_missing
+from flaggate.github.api import MissingPermission
 from flaggate.github.provenance import Provenance
+from flaggate.github.snapshot import MEMBERS_PERMISSION, Members, PullSnapshot
 from flaggate.model.policy import RoleBinding
 from flaggate.pull.context import Review, ReviewState, latest_reviews
 from flaggate.pull.events import PullEvents
@@ -23,10 +21,6 @@ _ANNOUNCING = frozenset({"opened", "synchronize", "reopened"})
 """Pull request events whose payload's head is the head they announce."""
 _CO_AUTHOR = re.compile(r"^co-authored-by:[^<\n]*<([^>\n]+)>\s*$", re.IGNORECASE | re.MULTILINE)
 _NOREPLY = re.compile(r"^(?:\d+\+)?([A-Za-z0-9-]+(?:\[bot\])?)@users\.noreply\.github\.com$", re.I)
-MEMBERS_PERMISSION = (
-    "organization 'Members: read' (a GitHub App installation token or a token with read:org); "
-    "the workflow's GITHUB_TOKEN cannot read team membership"
-)
 
 
 @dataclass(frozen=True)
@@ -44,69 +38,64 @@ class Evidence:
 
 
 class GitHubPullRequest:
-    """The :class:`~flaggate.pull.context.PullRequest` protocol over the GitHub REST API.
+    """The :class:`~flaggate.pull.context.PullRequest` protocol over a pull request's
+    :class:`~flaggate.github.snapshot.PullSnapshot`.
 
     ``fingerprint_at(sha, moment)`` gives the fingerprint of the change set ``sha`` would land
     merged into the base as it was at ``moment`` (None when it cannot be read); a review counts
     only when that matches ``head_fingerprint``, the change set that would land now. The same
-    holds for an emergency bypass, with the head and the time of the label.
+    holds for an emergency bypass, with the head and the time of the label. ``members`` asks
+    GitHub about team memberships the snapshot could not settle (a team of more than 100).
     """
 
     def __init__(
         self,
-        pull: GithubPull,
+        pull: PullSnapshot,
         roles: Mapping[str, RoleBinding],
         head_fingerprint: str,
         fingerprint_at: Callable[[str, datetime | None], str | None],
         evidence: Evidence,
         now: datetime,
+        members: Members | None = None,
     ) -> None:
         self.pull = pull
         self.roles = roles
-        self.head_sha: str = pull.head.sha
+        self.head_sha: str = pull.head_sha
         self.head_fingerprint = head_fingerprint
         self.fingerprint_at = fingerprint_at
         self.evidence = evidence
         self.now = now
+        self._ask_members = members
         self._members: dict[tuple[str, str], bool] = {}
-        self._team_lists: dict[str, frozenset[str]] = {}
         self._fingerprints: dict[tuple[str, datetime | None], str | None] = {}
         self._binding: BypassBinding | None = None
 
     def author(self) -> str | None:
-        return self.pull.user.login if self.pull.user else None
+        return self.pull.author
 
     def labels(self) -> frozenset[str]:
-        return frozenset(label.name for label in self.pull.labels)
+        return self.pull.labels
 
     def base_ref(self) -> str | None:
-        return self.pull.base.ref
+        return self.pull.base_ref
 
     def reviews(self) -> list[Review]:
         return list(self._reviews)
 
     @cached_property
     def _reviews(self) -> tuple[Review, ...]:
-        try:  # a 404 right after the pull request's event may be GitHub catching up
-            raw = read_again_if_missing(lambda: list(self.pull.get_reviews()))
-        except GithubException as exc:
-            raise explain(exc, "reading reviews", "'Pull requests: read'") from None
-        reviews = []
-        for item in raw:
-            user = item.user
-            if user is None or item.state not in _REVIEW_STATES:
-                continue
-            reviews.append(
-                Review(
-                    login=user.login,
-                    state=_REVIEW_STATES[item.state],
-                    commit_sha=item.commit_id,
-                    submitted_at=item.submitted_at,
-                    is_bot=user.type == "Bot" or user.login.endswith("[bot]"),
-                    body=item.body or "",
-                )
+        return tuple(
+            Review(
+                login=item.login,
+                state=_REVIEW_STATES[item.state],
+                commit_sha=item.commit_sha,
+                submitted_at=item.submitted_at,
+                is_bot=item.is_bot or item.login.endswith("[bot]"),
+                body=item.body,
             )
-        return tuple(reviews)
+            for item in self.pull.reviews
+            if item.login is not None and item.state in _REVIEW_STATES
+        )
 
     def pushers(self) -> frozenset[str]:
         return self._pushers
@@ -115,20 +104,17 @@ class GitHubPullRequest:
     def _pushers(self) -> frozenset[str]:
         """Senders of ``synchronize`` events (kept and this run's), force-pushers, and the
         accounts GitHub links to the commits' authors, committers and co-authors."""
-        try:
-            commits = list(self.pull.get_commits())
-        except GithubException as exc:
-            raise explain(exc, "reading the pull request's commits", "'Contents: read'") from None
         logins = set(self.evidence.ledger.pushers) | self.evidence.events.force_pushers()
         logins |= self.evidence.provenance.co_authors
         pusher = self._pusher_now()
         if pusher is not None:
             logins.add(pusher)
-        for commit in commits:
-            for person in (commit.author, commit.committer):
-                if person is not None and person.login and person.login != _WEB_FLOW:
-                    logins.add(person.login)
-            logins |= co_author_logins(commit.commit.message or "")
+        for commit in self.pull.commits:
+            for login in (commit.author, commit.committer):
+                if login and login != _WEB_FLOW:
+                    logins.add(login)
+            logins |= commit.authors
+            logins |= co_author_logins(commit.message)
         return frozenset(logins)
 
     def pusher_doubt(self) -> str | None:
@@ -152,7 +138,7 @@ class GitHubPullRequest:
         return any(self._is_member(team, login) for team in binding.teams)
 
     def body(self) -> str:
-        return self.pull.body or ""
+        return self.pull.body
 
     def label_actor(self, label: str) -> str | None:
         event = self.evidence.events.last_labeled(label)
@@ -205,7 +191,7 @@ class GitHubPullRequest:
         return None
 
     def _bound(
-        self, label: str, actor: str, labeled_at: datetime, event: int | None, incident: str
+        self, label: str, actor: str, labeled_at: datetime, event: str | None, incident: str
     ) -> BypassBinding | None:
         """What the label covered: seen by this run's ``labeled`` event, kept from the run
         that saw it, or read from GitHub's records when nothing changed since. The kept
@@ -271,52 +257,31 @@ class GitHubPullRequest:
         )
 
     def _is_member(self, team: str, login: str) -> bool:
-        """Active membership of ``org/slug``: one team listing when several reviewers need
-        checking against the team, one membership look-up when only one does."""
+        """Active membership of ``org/slug``, from the snapshot's member list; for a team
+        too large for it, one question to GitHub about every reviewer whose role matters."""
         key = (team, login)
         if key in self._members:
             return self._members[key]
-        if team in self._team_lists:
-            return login in self._team_lists[team]
-        org, slug = team.split("/", 1)
-        requester = self.pull.requester
-        if len(self._candidates) > 1:
-            try:  # a 404 right after the team changed may be GitHub catching up
-                members = read_again_if_missing(lambda: self._list_members(org, slug))
-            except GithubException as exc:
-                raise explain(
-                    exc, f"reading the members of team {team}", MEMBERS_PERMISSION
-                ) from None
-            self._team_lists[team] = members
-            return login in members
-        try:
-            _headers, data = requester.requestJsonAndCheck(
-                "GET", f"/orgs/{org}/teams/{slug}/memberships/{login}"
+        known = self.pull.teams.get(team)
+        if known is not None and known.problem is not None:
+            raise MissingPermission(
+                f"reading {login}'s membership of team {team}: {known.problem}",
+                f"the token needs {MEMBERS_PERMISSION}",
             )
-            member = isinstance(data, dict) and data.get("state") == "active"
-        except UnknownObjectException:
-            member = False
-        except GithubException as exc:
-            raise explain(
-                exc, f"reading {login}'s membership of team {team}", MEMBERS_PERMISSION
-            ) from None
-        self._members[key] = member
-        return member
-
-    def _list_members(self, org: str, slug: str) -> frozenset[str]:
-        members: set[str] = set()
-        page = 1
-        while True:
-            _headers, data = self.pull.requester.requestJsonAndCheck(
-                "GET",
-                f"/orgs/{org}/teams/{slug}/members",
-                parameters={"per_page": 100, "page": page},
-            )
-            batch = data if isinstance(data, list) else []
-            members.update(item["login"] for item in batch if isinstance(item, dict))
-            if len(batch) < 100:
-                return frozenset(members)
-            page += 1
+        if known is not None and (known.complete or login in known.members):
+            return login in known.members
+        if self._ask_members is None:
+            raise MissingPermission(f"reading {login}'s membership of team {team}: not read")
+        who = sorted(self._candidates | {login})
+        asks = [(team, name) for name in who if (team, name) not in self._members]
+        for (_team, name), answer in self._ask_members(asks).items():
+            if isinstance(answer, str):
+                raise MissingPermission(
+                    f"reading {name}'s membership of team {team}: {answer}",
+                    f"the token needs {MEMBERS_PERMISSION}",
+                )
+            self._members[(team, name)] = answer
+        return self._members[key]
 
 
 _REVIEW_STATES: dict[str, ReviewState] = {

@@ -41,8 +41,9 @@ class BypassBinding:
     """The head when the label was added."""
     incident: str
     """The incident fields then (:func:`flaggate.policy.emergency.incident_digest`)."""
-    event: int | None = None
-    """GitHub's id of the ``labeled`` event (None in records kept before ids were)."""
+    event: str | None = None
+    """GitHub's node id of the ``labeled`` event (None in records kept before ids were; an
+    older record's number never matches a node id, so its label must be judged afresh)."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ class Ledger:
         heads = tuple(sorted(earliest.values(), key=lambda head: head.at))[-MAX_HEADS:]
         pushers = tuple(dict.fromkeys((*self.pushers, *other.pushers)))
         bindings = [b for b in (self.bypass, other.bypass) if b is not None]
-        bypass = max(bindings, key=lambda b: (b.labeled_at, b.event or 0)) if bindings else None
+        # On a tie, this run's binding: it saw the latest label event when it ran.
+        bypass = max(bindings, key=lambda b: b.labeled_at) if bindings else None
         return Ledger(heads, pushers, bypass)
 
     def to_json(self) -> dict[str, Any]:
@@ -115,11 +117,15 @@ class Ledger:
         if row is not None:
             event = row[4] if isinstance(row, list) and len(row) == 5 else None
             row = row[:4] if event is not None else row
-            if event is not None and (not isinstance(event, int) or isinstance(event, bool)):
-                raise ValueError("ledger event id is not a number")
+            if event is not None and (not isinstance(event, int | str) or isinstance(event, bool)):
+                raise ValueError("ledger event id is not an id")
             [(actor, at, sha, incident)] = _rows([row], 4)
             bypass = BypassBinding(
-                _text(actor), datetime.fromisoformat(_text(at)), _text(sha), _text(incident), event
+                _text(actor),
+                datetime.fromisoformat(_text(at)),
+                _text(sha),
+                _text(incident),
+                None if event is None else str(event),
             )
         return cls(heads, pushers, bypass)
 
