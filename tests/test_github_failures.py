@@ -16,7 +16,7 @@ from tests import github_env
 from tests.fakes.github import FakeGitHub
 from tests.github_env import NAME, OWNER, ActionRun, app_key_pair, run_action
 from tests.gitrepo import GitRepo, edit
-from tests.test_github_action import NUMBER, PullRequest, open_pull, turn_on
+from tests.test_github_action import NUMBER, open_pull, turn_on
 
 REPO_PATH = f"/repos/{OWNER}/{NAME}"
 PULL = rf"^{REPO_PATH}/pulls/{NUMBER}$"
