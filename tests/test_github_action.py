@@ -688,3 +688,20 @@ def test_a_merge_group_commit_no_queued_pull_request_explains_is_an_error(
     assert result.code == 2
     [status] = fake.statuses(OWNER, NAME, group)
     assert status["state"] == "error"
+
+
+def test_a_pull_request_that_moved_since_its_event_is_judged_as_it_is_now(
+    repo: GitRepo, fake: FakeGitHub
+) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    pr.review("alice")
+    pr.review("bob")
+    old = pr.head
+    assert pr.run("pull_request_review", "submitted").outputs["decision"] == "approved"
+    new = pr.push(lambda r: edit(r, CHECKOUT, PROD_ON, PROD_ROLLOUT))
+    pr.head = old  # a late event: its payload still names the old head
+    result = pr.run("pull_request_review", "submitted")
+    assert result.code == 0, result.stderr
+    assert result.outputs["decision"] == "pending"  # the approvals saw other changes
+    assert fake.statuses(OWNER, NAME, new)[-1]["state"] == "pending"
+    assert [s["state"] for s in fake.statuses(OWNER, NAME, old)] == ["success"]

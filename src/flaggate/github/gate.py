@@ -79,6 +79,11 @@ class PullTarget:
             return cls(pull.number, pull.base_ref, pull.base_sha, pull.head_sha)
         return cls(pull.number, pull.base.ref, pull.base.sha, pull.head.sha)
 
+    def moved(self, pull: PullSnapshot) -> bool:
+        """Whether ``pull`` has another head or base branch than this target (the base
+        branch's tip is fetched afresh either way)."""
+        return (pull.head_sha, pull.base_ref) != (self.head_sha, self.base_ref)
+
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> PullTarget | None:
         """The target of a pull request event's ``pull_request`` (None when it lacks one)."""
@@ -195,7 +200,7 @@ def evaluate_and_publish(
             snapshot = _read(repo, env, target, policies)
         if snapshot.state != "OPEN":
             return _not_open(snapshot, if_merged)
-        if PullTarget.of(snapshot) != target:  # moved since the event: judge it as it is now
+        if target.moved(snapshot):  # since the event: judge it as it is now
             target, head_sha = PullTarget.of(snapshot), snapshot.head_sha
             comparison = _compare(git, target, args.policies)
             policies = comparison.policies
