@@ -11,7 +11,12 @@ records each run's peak memory (``wait4``), and prints a Markdown table. Last, i
 months and times ``verify`` and the query again over the gzip archives.
 
 Generating a million records takes a few minutes (hashing is sequential: each record holds
-the previous record's hash). Run ``python benchmarks/bench_audit.py --help`` for the options.
+the previous record's hash): ``--dir DIR`` generates the repository into ``DIR`` once and
+reuses it on later runs (the audit branch is reset to the generated log first, as ``archive``
+moves it), and ``--only verify`` times one scenario. Each run's CPU time (user + system, of
+the command and the processes it waited for) is printed next to its wall time: it depends
+less on the load of a shared machine. Run ``python benchmarks/bench_audit.py --help`` for the
+options.
 """
 
 from __future__ import annotations
@@ -275,14 +280,16 @@ def generate(repo: Path, count: int, pack: bool) -> tuple[int, float]:
     env_args = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
     commit = git(repo, *env_args, "commit-tree", root_tree, "-m", "audit: generated")
     git(repo, "update-ref", "refs/heads/flaggate-audit", commit)
+    git(repo, "update-ref", _generated_ref(count, pack), commit)
     shutil.rmtree(month_dir)
     if pack:
         git(repo, "repack", "-a", "-d", "-q")
     return size, time.perf_counter() - started
 
 
-def timed(command: list[str], cwd: Path) -> tuple[float, int, float, int]:
-    """(wall seconds, exit code, peak RSS MiB, stdout lines) of one run."""
+def timed(command: list[str], cwd: Path) -> tuple[float, int, float, int, float]:
+    """(wall seconds, exit code, peak RSS MiB, stdout lines, CPU seconds) of one run; CPU
+    is user + system of the command and of the processes it waited for."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=err)
@@ -295,7 +302,32 @@ def timed(command: list[str], cwd: Path) -> tuple[float, int, float, int]:
         message = err.read().decode(errors="replace")
     if proc.returncode != 0:
         print(f"  ! {' '.join(command)} -> exit {proc.returncode}\n{message}", file=sys.stderr)
-    return seconds, proc.returncode, usage.ru_maxrss / 1024, lines
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, proc.returncode, usage.ru_maxrss / 1024, lines, cpu
+
+
+def reuse(repo: Path, count: int, pack: bool) -> int | None:
+    """The JSON bytes of a repository generated earlier with ``count`` records (its audit
+    branch reset to the generated log), or None when there is none."""
+    ref = _generated_ref(count, pack)
+    if not repo.is_dir():
+        return None
+    found = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", ref],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if found.returncode != 0:
+        return None
+    git(repo, "update-ref", "refs/heads/flaggate-audit", found.stdout.strip())
+    listing = git(repo, "ls-tree", "-r", "-l", ref, "--", "audit")
+    return sum(int(row.split()[3]) for row in listing.splitlines())
+
+
+def _generated_ref(count: int, pack: bool) -> str:
+    return f"refs/bench/generated-{count}" + ("-packed" if pack else "")
 
 
 def main() -> int:
@@ -307,6 +339,20 @@ def main() -> int:
     parser.add_argument("--whole-year-export", action="store_true", help="also export all")
     parser.add_argument("--keep", action="store_true", help="keep the generated repository")
     parser.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="generate the repository into DIR once and reuse it on later runs",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="time only the scenarios whose name holds TEXT (repeatable); the archive step "
+        "and the runs after it only for a TEXT that holds 'archived'",
+    )
+    parser.add_argument(
         "--flaggate",
         default=None,
         help="the flaggate command (default: this Python with -m flaggate)",
@@ -315,16 +361,22 @@ def main() -> int:
     flaggate = [args.flaggate] if args.flaggate else [sys.executable, "-m", "flaggate"]
     _check_against_record_module()
     temp = Path(tempfile.mkdtemp(prefix="flaggate-bench-audit-"))
-    repo = temp / "repo"
+    repo = args.dir.resolve() if args.dir else temp / "repo"
     failed = False
     try:
-        size, seconds = generate(repo, args.records, args.pack)
-        print(
-            f"generated {args.records:,} records ({size / 2**20:,.0f} MiB of JSON Lines, "
-            f"{size / args.records:.0f} B/record, 12 months) in {seconds:.0f} s"
-            + (" (packed)" if args.pack else " (loose objects)"),
-            file=sys.stderr,
-        )
+        size = reuse(repo, args.records, args.pack) if args.dir else None
+        if size is None:
+            if repo.exists():
+                raise SystemExit(f"{repo} exists and holds no log of {args.records:,} records")
+            size, seconds = generate(repo, args.records, args.pack)
+            print(
+                f"generated {args.records:,} records ({size / 2**20:,.0f} MiB of JSON Lines, "
+                f"{size / args.records:.0f} B/record, 12 months) in {seconds:.0f} s"
+                + (" (packed)" if args.pack else " (loose objects)"),
+                file=sys.stderr,
+            )
+        else:
+            print(f"reusing {repo} ({size / 2**20:,.0f} MiB of JSON Lines)", file=sys.stderr)
         query = [
             "audit", "query", "--type", "flag.toggled", "--env", "production",
             "--since", "2025-07-01", "--until", "2025-09-30", "--format", "jsonl",
@@ -356,23 +408,43 @@ def main() -> int:
         if args.full:
             scenarios.append(("verify --full", ["audit", "verify", "--full"], 1, False))
         archive = ["audit", "archive", "--older-than", "0", "--at", "2026-01-15T00:00:00Z"]
+        archived = [(f"{name}, 11 months archived", *rest) for name, *rest in scenarios[:2]]
+
+        def wanted(name: str) -> bool:
+            found = [text for text in args.only if text in name]
+            return not args.only or any(
+                "archived" in text or "archived" not in name for text in found
+            )
+
         rows = []
         for name, command, repeat, targeted in scenarios:
-            rows.append(_measure(name, flaggate, command, repo, repeat, targeted))
-        rows.append(_measure("archive 11 months (gzip, one commit)", flaggate, archive, repo, 1))
-        for name, command, _, targeted in scenarios[:2]:
-            label = f"{name}, 11 months archived"
-            rows.append(_measure(label, flaggate, command, repo, args.repeat, targeted))
+            if wanted(name):
+                rows.append(_measure(name, flaggate, command, repo, repeat, targeted))
+        if any(wanted(name) for name, *_ in archived):
+            label = "archive 11 months (gzip, one commit)"
+            rows.append(_measure(label, flaggate, archive, repo, 1))
+            for name, command, _, targeted in archived:
+                if wanted(name):
+                    rows.append(_measure(name, flaggate, command, repo, args.repeat, targeted))
         failed = any(row[-1] for row in rows)
         print(
             f"\n{args.records:,} records, {size / args.records:.0f} B each, {os.cpu_count()} CPUs\n"
         )
-        print("| scenario | output lines | median s | min s | peak RSS MiB | target |")
-        print("|---|---|---|---|---|---|")
-        for name, lines, median, low, rss, target, _ in rows:
-            print(f"| {name} | {lines:,} | {median:.2f} | {low:.2f} | {rss:.0f} | {target} |")
+        print(
+            "| scenario | output lines | median s | min s | median CPU s | peak RSS MiB | target |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        for name, lines, median, low, cpu, rss, target, _ in rows:
+            print(
+                f"| {name} | {lines:,} | {median:.2f} | {low:.2f} | {cpu:.2f} | {rss:.0f} "
+                f"| {target} |"
+            )
     finally:
-        if args.keep:
+        if args.dir:
+            shutil.rmtree(temp, ignore_errors=True)
+            if repo.is_dir():
+                print(f"kept {repo} (reused with --dir)", file=sys.stderr)
+        elif args.keep:
             print(f"kept {repo}", file=sys.stderr)
         else:
             shutil.rmtree(temp, ignore_errors=True)
@@ -386,16 +458,18 @@ def _measure(
     repo: Path,
     repeat: int,
     target: bool = False,
-) -> tuple[str, int, float, float, float, str, bool]:
+) -> tuple[str, int, float, float, float, float, str, bool]:
     runs = [timed([*flaggate, *command], repo) for _ in range(repeat)]
     times = [run[0] for run in runs]
     failed = any(run[1] != 0 for run in runs)
     median = statistics.median(times)
+    cpu = statistics.median(run[4] for run in runs)
     verdict = "-"
     if target:
         verdict = f"< {TARGET_SECONDS:.0f} s " + ("ok" if median < TARGET_SECONDS else "MISSED")
-    print(f"  {name}: {', '.join(f'{t:.2f}' for t in times)} s", file=sys.stderr)
-    return (name, runs[0][3], median, min(times), max(r[2] for r in runs), verdict, failed)
+    shown = ", ".join(f"{run[0]:.2f} (cpu {run[4]:.2f})" for run in runs)
+    print(f"  {name}: {shown} s", file=sys.stderr)
+    return (name, runs[0][3], median, min(times), cpu, max(r[2] for r in runs), verdict, failed)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
@@ -27,12 +27,21 @@ def can_fork() -> bool:
 def fork_map(function: Callable[[S, T], R], shared: S, items: Sequence[T], workers: int) -> list[R]:
     """``[function(shared, item) for item in items]``, computed in ``workers`` forked
     processes; ``function`` must be a module-level function, its results picklable."""
+    return list(fork_imap(function, shared, items, workers))
+
+
+def fork_imap(
+    function: Callable[[S, T], R], shared: S, items: Sequence[T], workers: int
+) -> Generator[R, None, None]:
+    """The results of :func:`fork_map` in order, each as soon as it is computed (the caller
+    works on one while the workers compute the next); closing the generator early cancels
+    the items not started."""
     global _SHARED
     _SHARED = shared
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            return list(pool.map(_call, [function] * len(items), items))
+            yield from pool.map(_call, [function] * len(items), items)
     finally:
         _SHARED = None
 
