@@ -124,12 +124,12 @@ def too_large(size: int) -> str:
     return f"file is {size} bytes, larger than the {MAX_FILE_BYTES} allowed"
 
 
-def read_limited(path: Path) -> bytes | int:
+def read_limited(path: Path | str) -> bytes | int:
     """A file's bytes, or only its size (an int) when it is over :data:`MAX_FILE_BYTES`.
 
     Raises OSError (FileNotFoundError for a missing file) like :meth:`Path.read_bytes`.
     """
-    with path.open("rb") as stream:  # one open, then the size of what was opened
+    with open(path, "rb") as stream:  # one open, then the size of what was opened
         size = os.fstat(stream.fileno()).st_size
         if size > MAX_FILE_BYTES:
             return size
