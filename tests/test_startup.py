@@ -1,5 +1,6 @@
 """What each command imports: a command loads what it uses when it uses it (`--help` nothing
-beyond argparse, an offline `plan` no HTTP, GitHub, Jira or PostgreSQL client)."""
+beyond argparse, an offline `plan` no HTTP, GitHub, Jira or PostgreSQL client, no gate its
+environments do not declare) and builds the validators of the documents it reads only."""
 
 from __future__ import annotations
 
@@ -20,11 +21,38 @@ with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(sys.argv[1:])
     except SystemExit as exc:
         code = exc.code
-print(json.dumps({"code": code, "out": out.getvalue(), "modules": sorted(sys.modules)}))
+built = []
+base = sys.modules.get("flaggate.model.base")
+if base is not None:
+    models = list(base.Model.__subclasses__())
+    while models:
+        model = models.pop()
+        models += model.__subclasses__()
+        if model.__pydantic_complete__:
+            built.append(model.__name__)
+print(json.dumps({"code": code, "out": out.getvalue(), "modules": sorted(sys.modules),
+                  "built": sorted(built)}))
 """
 
 NEVER_OFFLINE = ("httpx", "github", "requests", "urllib3", "psycopg", "markdown_it")
 """Top-level packages an offline plan has no use for."""
+
+UNUSED_OFFLINE = (
+    "importlib.metadata",  # pydantic's plugin lookup, with plugins disabled
+    "flaggate.gates.checks",
+    "flaggate.gates.freeze",
+    "flaggate.gates.soak",
+    "flaggate.gates.ticket",
+    "flaggate.integrations.tickets",
+    "flaggate.policy.emergency",
+    "flaggate.publish.comment",
+    "flaggate.pull.checks",
+)
+"""Modules a JSON plan of the example repository (no gates, no tickets, no emergency label,
+no --check) has no use for."""
+
+DOCUMENTS = {"FeatureFlag", "ApprovalPolicy", "ApprovalStages", "RoleBindings", "Environments"}
+"""The models of the example repository's files; Settings, read from its file, too."""
 
 
 def imported(repo: GitRepo, *args: str) -> dict[str, object]:
@@ -58,6 +86,10 @@ def test_an_offline_plan_loads_no_network_client(repo: GitRepo) -> None:
     loaded = [m for m in modules if m.startswith(("flaggate.github", "flaggate.integrations.jira"))]
     assert loaded == []
     assert "flaggate.gates.metrics" not in modules
+    assert sorted(set(modules) & set(UNUSED_OFFLINE)) == []
+    # Validators are built for the documents read, each with its parts inside; none for a
+    # part alone (a settings section such as tickets, audit sinks or notifications).
+    assert run["built"] == sorted(DOCUMENTS | {"Settings"})
 
 
 def test_help_loads_neither_the_models_nor_yaml(repo: GitRepo) -> None:

@@ -6,7 +6,8 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+import types
+from collections.abc import Iterable, Sequence
 
 from flaggate import version
 
@@ -82,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported once parsing is done: `--help` and usage errors stay as cheap as Python's start.
     from flaggate.errors import ConfigError, FlaggateError
 
+    _plugin_loader()
     module = importlib.import_module(COMMANDS[args.command][0])
     _library_logs(args.debug)
     try:
@@ -111,6 +113,48 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+
+
+PLUGIN_LOADER = "pydantic.plugin._loader"
+"""pydantic's plugin lookup, imported when the first model is built (see :func:`_plugin_loader`)."""
+
+_PLUGINS_OFF = ("__all__", "1", "true")
+"""The values of ``PYDANTIC_DISABLE_PLUGINS`` that turn every plugin off (as pydantic reads it)."""
+
+
+def _plugin_loader() -> None:
+    """Stand in for :data:`PLUGIN_LOADER` until plugins are wanted.
+
+    pydantic imports that module as it builds a model's validator, and the module imports
+    importlib.metadata (email, zipfile, csv: about 15 ms, a tenth of an offline plan) only to
+    find, once it reads ``PYDANTIC_DISABLE_PLUGINS``, that no plugin is to be loaded. The
+    stand-in finds none while the variable turns them all off; otherwise, and for any other
+    name pydantic asks it for, it hands over to pydantic's own module, so what is validated,
+    and how, does not change."""
+    if PLUGIN_LOADER in sys.modules:
+        return
+    stand_in = types.ModuleType(PLUGIN_LOADER, "No pydantic plugins while they are disabled.")
+
+    def get_plugins() -> Iterable[object]:
+        if os.environ.get("PYDANTIC_DISABLE_PLUGINS") in _PLUGINS_OFF:
+            return ()
+        plugins: Iterable[object] = _pydantic_loader().get_plugins()
+        return plugins
+
+    def __getattr__(name: str) -> object:
+        if name.startswith("__"):  # the import system probing (__path__, __file__)
+            raise AttributeError(name)
+        return getattr(_pydantic_loader(), name)
+
+    vars(stand_in).update(get_plugins=get_plugins, __getattr__=__getattr__)
+    sys.modules[PLUGIN_LOADER] = stand_in
+
+
+def _pydantic_loader() -> types.ModuleType:
+    """pydantic's own :data:`PLUGIN_LOADER`, in place of the stand-in from then on."""
+    if getattr(sys.modules.get(PLUGIN_LOADER), "__file__", None) is None:
+        sys.modules.pop(PLUGIN_LOADER, None)
+    return importlib.import_module(PLUGIN_LOADER)
 
 
 def _library_logs(debug: bool) -> None:

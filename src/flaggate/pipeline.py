@@ -18,17 +18,20 @@ __all__ = [
 ]
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flaggate.diff import fingerprint
 from flaggate.errors import ConfigError, FlaggateError, GitError
 from flaggate.gates.runner import HeadChecks, gate_context, run_gates
-from flaggate.gates.ticket import TicketLookup
 from flaggate.git import Git
 from flaggate.model.policyset import PolicySet
 from flaggate.policy.evaluate import evaluate
 from flaggate.policy.result import Decision, Evaluation, GateResult, GateStatus
 from flaggate.pull.context import PullRequest
 from flaggate.source import Comparison, compare
+
+if TYPE_CHECKING:  # the ticket gate's module is imported only where tickets are configured
+    from flaggate.gates.ticket import TicketLookup
 
 
 def judge(

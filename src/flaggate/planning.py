@@ -1,4 +1,7 @@
-"""The work of `flaggate plan`: the full evaluation offline, before a pull request exists."""
+"""The work of `flaggate plan`: the full evaluation offline, before a pull request exists.
+
+What only some plans use is imported when used: the ticket gate (tickets configured), the
+simulated checks (``--check``), the comment renderer (``--format markdown``)."""
 
 from __future__ import annotations
 
@@ -7,19 +10,18 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flaggate import clock, render
 from flaggate.errors import ConfigError, GitError, UsageError
-from flaggate.gates.runner import HeadChecks
-from flaggate.gates.ticket import PullText, TicketLookup, find_ticket
 from flaggate.git import Git
 from flaggate.pipeline import compare, judge
 from flaggate.policy.result import Decision, Evaluation
-from flaggate.publish import comment
-from flaggate.publish.comment import CommentState
 from flaggate.pull.offline import OfflinePullRequest, SimulatedReview, simulated_check
-from flaggate.source import Comparison
+
+if TYPE_CHECKING:
+    from flaggate.gates.ticket import TicketLookup
+    from flaggate.source import Comparison
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,9 +63,11 @@ def _run(args: argparse.Namespace) -> int:
     now = clock.parse(args.at, "--at") if args.at else clock.now()
     checks = None
     if args.check:
+        from flaggate.gates.runner import HeadChecks
+
         reports = [simulated_check(c) for c in args.check]
         checks = HeadChecks(comparison.head_sha or "working tree", now, lambda: reports)
-    ticket = _ticket(comparison, PullText(args.title, args.branch, pr.description), args.online)
+    ticket = _ticket(comparison, args, pr.description)
     evaluation = judge(
         git, comparison, pr, now=now, checks=checks, online=args.online, ticket=ticket
     )
@@ -94,14 +98,16 @@ def use_color(choice: str, is_tty: bool, environ: Mapping[str, str]) -> bool:
     return is_tty
 
 
-def _ticket(comparison: Comparison, text: PullText, online: bool) -> TicketLookup | None:
-    """The ticket the title, branch or body names; looked up in Jira only with --online
-    (GitHub issues are looked up by `flaggate github`)."""
+def _ticket(comparison: Comparison, args: argparse.Namespace, body: str) -> TicketLookup | None:
+    """The ticket the title (``--title``), branch (``--branch``) or ``body`` names; looked up
+    in Jira only with --online (GitHub issues are looked up by `flaggate github`)."""
     tickets = comparison.policies.settings.spec.tickets
     if tickets is None:
         return None
-    ref = find_ticket(text, tickets)
-    if ref is None or not online or tickets.provider != "jira":
+    from flaggate.gates.ticket import PullText, TicketLookup, find_ticket
+
+    ref = find_ticket(PullText(args.title, args.branch, body), tickets)
+    if ref is None or not args.online or tickets.provider != "jira":
         return TicketLookup(ref)
     from flaggate.integrations.jira import JiraTickets
     from flaggate.integrations.tickets import TicketError
@@ -168,9 +174,12 @@ def _print(
     elif args.format == "markdown":
         for note in notes:  # stdout is exactly the comment, which has no notes
             print(f"note: {note}", file=sys.stderr)
+        from flaggate.publish import comment
+
         roles = comparison.policies.roles if comparison is not None else {}
         footer = _footer(args, comparison)
-        sys.stdout.write(comment.render(evaluation, roles, CommentState(), footer, hidden=False))
+        state = comment.CommentState()
+        sys.stdout.write(comment.render(evaluation, roles, state, footer, hidden=False))
     else:
         color = use_color(args.color, sys.stdout.isatty(), os.environ)
         sys.stdout.write(render.to_text(evaluation, _header(args, comparison), notes, color))

@@ -1,4 +1,7 @@
-"""Run every gate the changed environments declare."""
+"""Run every gate the changed environments declare.
+
+Each kind of gate is imported when an environment declares it: a change to an environment
+without gates loads none of their modules (or the ticket client's)."""
 
 from __future__ import annotations
 
@@ -9,18 +12,15 @@ from typing import TYPE_CHECKING
 
 from flaggate import clock
 from flaggate.diff import ALL_ENVIRONMENTS, Change, FlagFile
-from flaggate.gates.checks import checks_gates
-from flaggate.gates.freeze import freeze_gate
-from flaggate.gates.soak import soak_gate
-from flaggate.gates.ticket import TicketLookup, ticket_gate
-from flaggate.git import Git
-from flaggate.model.policyset import PolicySet
 from flaggate.policy.result import GateResult, GateStatus
-from flaggate.pull.checks import CheckReport
-from flaggate.source import Comparison
 
-if TYPE_CHECKING:  # httpx, under the metrics client, is imported only online
-    from flaggate.gates.metrics import PrometheusClient
+if TYPE_CHECKING:
+    from flaggate.gates.metrics import PrometheusClient  # httpx under it: only online
+    from flaggate.gates.ticket import TicketLookup
+    from flaggate.git import Git
+    from flaggate.model.policyset import PolicySet
+    from flaggate.pull.checks import CheckReport
+    from flaggate.source import Comparison
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,8 @@ def run_gates(
         for check in dict.fromkeys(env.requiredChecks):
             required.setdefault(check, []).append(env.name)
         if env.promotion is not None:
+            from flaggate.gates.soak import soak_gate
+
             results += [
                 soak_gate(
                     context.git,
@@ -115,7 +117,10 @@ def run_gates(
                 )
                 for change in env_changes
             ]
-        results += [freeze_gate(env.name, window, context.now) for window in env.freeze]
+        if env.freeze:
+            from flaggate.gates.freeze import freeze_gate
+
+            results += [freeze_gate(env.name, window, context.now) for window in env.freeze]
         lower = env.promotion.from_ if env.promotion is not None else None
         exposing = [c for c in env_changes if c.new is not None and c.new["enabled"]]
         for metric in env.metrics:
@@ -138,6 +143,8 @@ def run_gates(
                     )
     tickets = policies.settings.spec.tickets
     if tickets is not None:
+        from flaggate.gates.ticket import TicketLookup, ticket_gate
+
         lookup = context.ticket or TicketLookup(None)
         gate = ticket_gate(changes, tickets, lookup, context.base_flags, context.head_flags)
         if gate is not None:
@@ -159,6 +166,8 @@ def _checks(required: dict[str, list[str]], context: GateContext) -> list[GateRe
             )
             for name, envs in sorted(required.items())
         ]
+    from flaggate.gates.checks import checks_gates
+
     head = context.checks
     return checks_gates(
         required, head.reports(), head.sha, head.committed, context.now, context.grace_minutes

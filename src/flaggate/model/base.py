@@ -1,7 +1,5 @@
 """Shared model configuration: frozen, strict, unknown keys rejected."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
@@ -32,9 +30,13 @@ PositiveWhole = Annotated[int, Field(ge=1), BeforeValidator(_whole_float_to_int)
 
 
 class Model(BaseModel):
-    """Base of all file models: immutable, no type coercion, no unknown keys."""
+    """Base of all file models: immutable, no type coercion, no unknown keys.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    Each model's validator is built when it first validates (``defer_build``), not when its
+    class is defined: a command pays only for the documents it reads, and a model used only
+    inside another (a flag's environment state, a settings section) is built as part of it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
 
 class DocumentMetadata(Model):

@@ -1,7 +1,5 @@
 """The FeatureFlag file kind (SPEC 2)."""
 
-from __future__ import annotations
-
 import math
 from typing import Annotated, Any, Literal
 

@@ -301,7 +301,7 @@ def _assemble(
         stages={s.name: s for s in stages.spec.stages} if stages else {},
         roles=dict(roles.spec.roles) if roles else {},
         environments=environments.spec.environments,
-        settings=settings or Settings(),
+        settings=settings or Settings.model_construct(),  # the defaults: nothing to validate
         files=dict(files),
     )
 

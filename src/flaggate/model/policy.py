@@ -1,9 +1,7 @@
 """Policy document kinds (SPEC 3.2): ApprovalPolicy, ApprovalStages, RoleBindings, Environments."""
 
-from __future__ import annotations
-
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -82,7 +80,7 @@ class Condition(Model):
         return field
 
     @model_validator(mode="after")
-    def _value_fits_operator(self) -> Condition:
+    def _value_fits_operator(self) -> Self:
         op, value = self.operator, self.value
         if op in ("in", "notIn") and not isinstance(value, list):
             raise ValueError(f"operator {op!r} needs a list value")
@@ -116,7 +114,7 @@ class Approval(Model):
     stages: StrList = ()
 
     @model_validator(mode="after")
-    def _roles_when_required(self) -> Approval:
+    def _roles_when_required(self) -> Self:
         if self.required and not self.stages:
             if not self.approverRoles:
                 raise ValueError("a required approval needs `approverRoles` or `stages`")
@@ -159,7 +157,7 @@ class Stage(Model):
     escalateTo: StrList = ()
 
     @model_validator(mode="after")
-    def _escalation(self) -> Stage:
+    def _escalation(self) -> Self:
         if self.onTimeout == "escalate" and not self.escalateTo:
             raise ValueError("onTimeout 'escalate' needs `escalateTo` roles")
         if self.onTimeout is not None and self.timeoutHours is None:
@@ -255,7 +253,7 @@ class FreezeWindow(Model):
         return timezone
 
     @model_validator(mode="after")
-    def _one_kind(self) -> FreezeWindow:
+    def _one_kind(self) -> Self:
         absolute = self.start is not None or self.end is not None
         weekly = bool(self.days) or self.from_ is not None or self.to is not None
         if absolute == weekly:
@@ -279,7 +277,7 @@ class MetricGate(Model):
     min: float | None = Field(default=None)
 
     @model_validator(mode="after")
-    def _bound(self) -> MetricGate:
+    def _bound(self) -> Self:
         if self.max is None and self.min is None:
             raise ValueError("a metric gate needs `max` or `min`")
         return self

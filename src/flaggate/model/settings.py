@@ -1,8 +1,10 @@
-"""The optional Settings document (SPEC 3.2); every field has a default."""
+"""The optional Settings document (SPEC 3.2); every field has a default.
 
-from __future__ import annotations
+A default that is itself a model is made with ``model_construct`` (each field at its default,
+nothing to validate): ``Emergency()`` would build that model's validator as this module is
+imported, which :class:`~flaggate.model.base.Model` leaves to the first document validated."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
@@ -59,12 +61,12 @@ class Tickets(Model):
     """Jira: a field set to the environments on merge."""
     rolloutField: NonEmpty | None = None
     """Jira: a number field set to the production (else highest) rollout percentage on merge."""
-    labels: TicketLabels = TicketLabels()
-    transitions: TicketTransitions = TicketTransitions()
+    labels: TicketLabels = TicketLabels.model_construct()
+    transitions: TicketTransitions = TicketTransitions.model_construct()
     timeoutSeconds: Annotated[float, Field(gt=0, le=120)] = 10.0
 
     @model_validator(mode="after")
-    def _fits_provider(self) -> Tickets:
+    def _fits_provider(self) -> Self:
         if self.provider == "github":
             jira_only = [
                 name
@@ -105,7 +107,7 @@ class AuditSink(Model):
     webhook: WebhookSink | None = None
 
     @model_validator(mode="after")
-    def _one_target(self) -> AuditSink:
+    def _one_target(self) -> Self:
         if (self.postgres is None) == (self.webhook is None):
             raise ValueError("an audit sink needs exactly one of `postgres` or `webhook`")
         return self
@@ -169,7 +171,7 @@ class Notification(Model):
     webhook: WebhookTarget | None = None
 
     @model_validator(mode="after")
-    def _one_target(self) -> Notification:
+    def _one_target(self) -> Self:
         if (self.slack is None) == (self.webhook is None):
             raise ValueError("a notification needs exactly one of `slack` or `webhook`")
         return self
@@ -197,7 +199,7 @@ class Gates(Model):
 
     checksGraceMinutes: NonNegativeWhole = 30
     """A required check not reported this long after the head commit fails, not waits."""
-    prometheus: Prometheus = Prometheus()
+    prometheus: Prometheus = Prometheus.model_construct()
 
 
 class Publish(Model):
@@ -214,11 +216,11 @@ class SettingsSpec(Model):
     statusContext: NonEmpty = "flaggate"
     flagsPath: NonEmpty = "flags"
     """The folder of the flag files: a relative path inside the repository."""
-    emergency: Emergency = Emergency()
+    emergency: Emergency = Emergency.model_construct()
     tickets: Tickets | None = None
-    audit: Audit = Audit()
+    audit: Audit = Audit.model_construct()
     notifications: Annotated[tuple[Notification, ...], Field(strict=False)] = ()
-    gates: Gates = Gates()
+    gates: Gates = Gates.model_construct()
     publish: Publish | None = None
     """Publishing the merged flags for applications (off when absent)."""
 
@@ -244,5 +246,5 @@ class Settings(Model):
 
     apiVersion: Literal["featureflags/v1", "flaggate/v1"] = "flaggate/v1"
     kind: Literal["Settings"] = "Settings"
-    metadata: DocumentMetadata = DocumentMetadata(name="settings")
-    spec: SettingsSpec = SettingsSpec()
+    metadata: DocumentMetadata = DocumentMetadata.model_construct(name="settings")
+    spec: SettingsSpec = SettingsSpec.model_construct()

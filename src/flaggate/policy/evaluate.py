@@ -10,7 +10,6 @@ from flaggate.diff import Change
 from flaggate.model.policyset import PolicySet
 from flaggate.policy import rules as rule_engine
 from flaggate.policy import timeouts
-from flaggate.policy.emergency import judge_bypass
 from flaggate.policy.result import (
     ChangeResult,
     CountedApproval,
@@ -79,7 +78,12 @@ def evaluate(
             break
         escalated |= expired
     decision, summary = _decide(stage_results, gates, rejections)
-    bypass = judge_bypass(pr, policies.settings.spec.emergency)
+    bypass = None
+    emergency = policies.settings.spec.emergency
+    if emergency.label in pr.labels():  # the bypass module is needed only then
+        from flaggate.policy.emergency import judge_bypass
+
+        bypass = judge_bypass(pr, emergency)
     if bypass is not None:
         if bypass.valid:
             decision, summary = Decision.BYPASSED, bypass.reason

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flaggate.errors import UsageError
-from flaggate.pull.checks import CheckReport, from_check_run
 from flaggate.pull.context import Review, ReviewState
+
+if TYPE_CHECKING:  # imported by --check alone
+    from flaggate.pull.checks import CheckReport
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ def simulated_check(text: str) -> CheckReport:
             f"--check {text!r}: expected NAME or NAME=success|failure|pending "
             "(e.g. integration-tests=success)"
         )
+    from flaggate.pull.checks import CheckReport, from_check_run
+
     conclusion = state if _CHECK_STATES[state] == "completed" else None
     report = from_check_run(name.strip(), _CHECK_STATES[state], conclusion, None)
     return CheckReport(report.name, "simulated", report.status, report.detail)
