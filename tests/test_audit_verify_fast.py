@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from flaggate.audit import log, verify_fast
 from flaggate.audit.log import DirectorySource, GitSource, VerifyResult, verify
 from flaggate.audit.record import GENESIS, MAX_RECORD, chain
+from flaggate.errors import GitError
 from flaggate.git import Git
 from tests.gitrepo import GitRepo
 from tests.test_audit_log import (
@@ -23,6 +25,7 @@ from tests.test_audit_log import (
     RECORDS,
     TAMPERING,
     commit_log,
+    git_bytes,
     line_of,
     month_files,
     rewrite,
@@ -410,3 +413,114 @@ def test_an_archived_log_is_confirmed_by_the_workers(
     fast = verify(source())
     assert fast_path_used == [True]
     assert fast == walked(source) and fast.ok and fast.records == len(CHAINED)
+
+
+# --- blobs read by the workers themselves ----------------------------------------------------
+
+OCTOBER = "audit/2026/10.jsonl"
+
+
+def loose_file(repo: GitRepo, path: str) -> tuple[str, Path]:
+    """The blob id of ``path`` on the audit branch and the file git keeps it in, loose."""
+    blob = repo.git("rev-parse", f"flaggate-audit:{path}").strip()
+    return blob, repo.root / ".git" / "objects" / blob[:2] / blob[2:]
+
+
+def read_loose(repo: GitRepo, path: str, stored: bytes | None = None) -> bytes:
+    """``path`` as the workers read it, its loose object first replaced by ``stored``."""
+    blob, where = loose_file(repo, path)
+    size = len(show(repo, path))
+    if stored is not None:
+        where.chmod(0o644)
+        where.write_bytes(stored)
+    chunks = verify_fast.loose_blob(str(where.parent.parent), blob, size)
+    assert chunks is not None
+    return b"".join(chunks)
+
+
+def test_a_loose_blob_reads_as_git_shows_it(repo: GitRepo) -> None:
+    for path in month_files(CHAINED):
+        assert read_loose(repo, path) == show(repo, path)
+    objects = verify_fast.loose_objects(GitSource(Git(repo.root)))
+    assert objects is not None and Path(objects).samefile(repo.root / ".git" / "objects")
+    assert verify_fast.loose_objects(DirectorySource(repo.root)) is None
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        lambda data: zlib.compress(b"tree %d\0" % len(data) + data),
+        lambda data: zlib.compress(b"blob %d\0" % (len(data) + 1) + data + b"\n"),
+        lambda data: zlib.compress(b"blob %d\0" % len(data) + data + b"\n"),
+        lambda data: zlib.compress(b"blob %d\0" % len(data) + data[:-1]),
+        lambda data: zlib.compress(b"blob %d\0" % len(data) + data) + b"\0",
+        lambda data: zlib.compress(b"blob %d\0" % len(data) + data)[:-7],
+        lambda data: zlib.compress(b"blob %d\0" % len(data) + data)[:-4],
+        lambda data: b"blob %d\0" % len(data) + data,
+    ],
+    ids=[
+        "a tree",
+        "another size",
+        "more",
+        "less",
+        "bytes after",
+        "cut short",
+        "no checksum",
+        "not zlib",
+    ],
+)
+def test_a_loose_object_that_is_not_the_listed_blob_is_refused(
+    repo: GitRepo, stored: Callable[[bytes], bytes]
+) -> None:
+    data = show(repo, OCTOBER)
+    with pytest.raises(verify_fast.NotAsListed):
+        read_loose(repo, OCTOBER, stored(data))
+
+
+def test_a_loose_object_larger_than_listed_is_refused_before_it_is_read(
+    repo: GitRepo,
+) -> None:
+    data = show(repo, OCTOBER)
+    bomb = zlib.compress(b"blob %d\0" % len(data) + data + b" " * (8 << 20))
+    blob, where = loose_file(repo, OCTOBER)
+    where.chmod(0o644)
+    where.write_bytes(bomb)
+    chunks = verify_fast.loose_blob(str(where.parent.parent), blob, len(data))
+    assert chunks is not None
+    with pytest.raises(verify_fast.NotAsListed):
+        next(iter(chunks))
+
+
+def test_a_corrupt_loose_object_is_left_to_the_walk(
+    repo: GitRepo, fast_path_used: list[bool]
+) -> None:
+    _blob, where = loose_file(repo, OCTOBER)
+    where.chmod(0o644)
+    where.write_bytes(where.read_bytes()[:-7])
+    with pytest.raises(GitError, match="cat-file ended early"):  # git cannot read it either
+        verify(GitSource(Git(repo.root)))
+    assert fast_path_used == [False]
+
+
+def test_a_replaced_blob_is_read_as_git_shows_it(repo: GitRepo, fast_path_used: list[bool]) -> None:
+    # `git replace` makes git show another blob in the place of the one listed: the loose
+    # file of the listed one must not be what the workers confirm.
+    blob, _where = loose_file(repo, OCTOBER)
+    edited = show(repo, OCTOBER).replace(b'"login":"bob"', b'"login":"eve"', 1)
+    other = git_bytes(repo, "hash-object", "-w", "--stdin", stdin=edited).decode().strip()
+    repo.git("replace", blob, other)
+    source = lambda: GitSource(Git(repo.root))  # noqa: E731
+    assert verify_fast.loose_objects(source()) is None
+    found = verify(source())
+    assert fast_path_used == [False]
+    assert not found.ok and found == walked(source)
+    assert found.bad is not None and found.bad.reason == log.EDITED
+
+
+def test_a_packed_log_is_confirmed_through_git(repo: GitRepo, fast_path_used: list[bool]) -> None:
+    repo.git("gc", "--quiet", "--prune=now")
+    assert not loose_file(repo, OCTOBER)[1].exists()
+    source = lambda: GitSource(Git(repo.root))  # noqa: E731
+    fast = verify(source())
+    assert fast_path_used == [True]
+    assert fast == walked(source) and fast.ok

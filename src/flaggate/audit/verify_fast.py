@@ -8,7 +8,9 @@ before it. The main process then checks the links between files and that no id r
 A line costs a few microseconds of Python, so the lines are checked a batch (a chunk's worth)
 at a time: per line, only what needs its own position (finding its two hash members, hashing
 the bytes the chain covers, cutting out its id); what is compared, is compared for the whole
-batch at once (:func:`check_batch`).
+batch at once (:func:`check_batch`). A blob git keeps loose (one zlib file per object, as it
+is written) is read and inflated by the worker itself rather than sent through a pipe by
+``git cat-file``; any other is asked of git.
 
 This path only ever confirms an intact log. At the first thing it cannot vouch for (a line
 that needs a parse, a broken link, a repeated id, a file that cannot be read, anything out
@@ -21,10 +23,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import zlib
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from flaggate.audit.record import GENESIS, MAX_RECORD
 from flaggate.forking import can_fork, fork_imap
@@ -46,6 +49,16 @@ _PREV = ',"prevHash":"'
 _NEXT_HEAD = _ID + _HASH
 _NEXT_LINK = '"' + _PREV
 _sha256 = hashlib.sha256
+
+_PIECE = 1 << 17
+"""Bytes of a loose object read at a time (about a chunk once inflated)."""
+_CHUNK = 1 << 20
+"""The most bytes inflated at a time."""
+
+
+class NotAsListed(Exception):
+    """A loose object that does not read as the blob git lists (another type or size, a
+    corrupt zlib stream)."""
 
 
 @dataclass(frozen=True)
@@ -73,11 +86,11 @@ class Intact:
 
 @dataclass(frozen=True)
 class Batch:
-    """Lines found intact and linked to one another: the first one's ``prevHash``, each
-    one's hash (lowercase hex) and id."""
+    """Lines found intact and linked to one another: the first one's ``prevHash``, the last
+    one's hash (lowercase hex), and each one's id."""
 
     first_prev: str
-    hashes: list[str]
+    last_hash: str
     ids: list[bytes]
 
 
@@ -97,9 +110,11 @@ def check_intact(source: LogSource, files: Sequence[LogFile], workers: int) -> I
     seen: set[int] = set()
     records = 0
     first_line = last_line = b""
+    shared = (source, loose_objects(source))
+    items = list(zip(files, source.sizes(files), strict=True))
     # Each file is taken in as soon as it is checked: the ids of a million records take a
     # while to gather, better spent while the workers check the next files.
-    with contextlib.closing(fork_imap(_summarize, source, files, workers)) as summaries:
+    with contextlib.closing(fork_imap(_summarize, shared, items, workers)) as summaries:
         try:
             for summary in summaries:
                 if summary is None:
@@ -120,16 +135,92 @@ def check_intact(source: LogSource, files: Sequence[LogFile], workers: int) -> I
     return Intact(records, expected if records else None, first_line, last_line)
 
 
-def _summarize(source: LogSource, file: LogFile) -> FileSummary | None:
+def loose_objects(source: LogSource) -> str | None:
+    """The directory of a git source's loose objects, when a blob read there is the one git
+    shows (no object is replaced: an id names the same contents wherever git keeps them);
+    None otherwise, or for a directory source."""
+    from flaggate.audit.log import GitSource
+    from flaggate.errors import GitError
+
+    if not isinstance(source, GitSource) or "GIT_REPLACE_REF_BASE" in os.environ:
+        return None
+    try:
+        if source.git.run(["for-each-ref", "--count=1", "refs/replace/"]).strip():
+            return None
+        found = source.git.run(["rev-parse", "--git-path", "objects"]).strip()
+    except GitError:
+        return None
+    return os.path.join(source.git.root, os.fsdecode(found))
+
+
+def _summarize(
+    shared: tuple[LogSource, str | None], item: tuple[LogFile, int | None]
+) -> FileSummary | None:
     """The summary of one file; None at the first thing the fast path cannot vouch for."""
     from flaggate.audit.log import LogError, gunzip
 
-    reading = source.chunks([file])  # closed (what git has left to send skipped) when dropped
+    (source, objects), (file, size) = shared, item
     try:
-        _file, chunks = next(reading)
+        chunks = loose_blob(objects, file.blob, size) if objects and file.blob else None
+        if chunks is None:
+            reading = source.chunks([file])  # closed (what git has left skipped) when dropped
+            _file, chunks = next(reading)
         return summarize(gunzip(chunks, file.path) if file.archived else chunks)
-    except (LogError, StopIteration):
+    except (LogError, StopIteration, NotAsListed, OSError):
         return None
+
+
+def loose_blob(objects: str, blob: str, size: int | None) -> Iterator[bytes] | None:
+    """The contents of ``blob`` (of ``size`` bytes) in chunks when git keeps it loose in
+    ``objects`` (a file of zlib data: ``blob <size>``, a zero byte, the contents); None when
+    it does not. Reading raises :class:`NotAsListed` when the file holds anything else."""
+    if size is None:
+        return None
+    try:
+        stream = open(os.path.join(objects, blob[:2], blob[2:]), "rb")  # noqa: SIM115
+    except OSError:
+        return None
+    return _contents(stream, b"blob %d\0" % size, size)
+
+
+def _contents(stream: IO[bytes], header: bytes, size: int) -> Iterator[bytes]:
+    with stream:
+        for data in _inflated(stream):
+            if header:
+                start = data[: len(header)]
+                if not header.startswith(start):
+                    raise NotAsListed
+                header, data = header[len(start) :], data[len(start) :]
+            size -= len(data)
+            if size < 0:
+                raise NotAsListed
+            if data:
+                yield data
+    if header or size:
+        raise NotAsListed
+
+
+def _inflated(stream: IO[bytes]) -> Iterator[bytes]:
+    """One zlib stream, at most :data:`_CHUNK` bytes at a time; raises :class:`NotAsListed`
+    when it is corrupt, cut short or followed by anything."""
+    inflate = zlib.decompressobj()
+    try:
+        while piece := stream.read(_PIECE):
+            if inflate.eof:
+                raise NotAsListed
+            while True:
+                out = inflate.decompress(piece, _CHUNK)
+                if out:
+                    yield out
+                piece = inflate.unconsumed_tail
+                if inflate.eof or (not piece and len(out) < _CHUNK):
+                    break
+            if inflate.unused_data:
+                raise NotAsListed
+    except zlib.error:
+        raise NotAsListed from None
+    if not inflate.eof:
+        raise NotAsListed
 
 
 def summarize(chunks: Iterable[bytes]) -> FileSummary | None:
@@ -157,7 +248,7 @@ def summarize(chunks: Iterable[bytes]) -> FileSummary | None:
             return None
         if first_prev is None:
             first_prev, first_line = batch.first_prev, lines[0]
-        previous, last_line = batch.hashes[-1], lines[-1]
+        previous, last_line = batch.last_hash, lines[-1]
         count += len(lines)
         fingerprints.extend(map(hash, batch.ids))
     if rest:  # no newline at the end of the file
@@ -178,11 +269,11 @@ def check_batch(lines: Sequence[bytes], previous: str | None) -> Batch | None:
     """``lines`` (at least one, without their newline) when each is one
     :func:`~flaggate.audit.log.intact_line` accepts and the first links to ``previous`` (any
     ``prevHash`` when None), each next one to the one before; None otherwise."""
-    hashes: list[str] = []
+    digests: list[bytes] = []
     heads: list[bytes] = []
     links: list[bytes] = []
     ids: list[bytes] = []
-    add_hash, add_head, add_link, add_id = hashes.append, heads.append, links.append, ids.append
+    add_digest, add_head, add_link, add_id = digests.append, heads.append, links.append, ids.append
     sha256 = _sha256
     for line in lines:
         # In a line intact_line accepts, `ash":"` ends `,"hash":"` at j + 6 and `,"prevHash":"`
@@ -193,19 +284,22 @@ def check_batch(lines: Sequence[bytes], previous: str | None) -> Batch | None:
             return None
         digest = sha256(line[: j - 3])  # the line without `,"hash":"<64 hex>"`
         digest.update(line[j + 71 :])
-        add_hash(digest.hexdigest())
+        add_digest(digest.digest())
         add_head(line[j - 3 : j + 78])  # `,"hash":"<64 hex>","id":"`
         add_link(line[k - 7 : k + 71])  # `,"prevHash":"<64>"`
-        add_id(line[j + 78 : line.find(b'"', j + 78)])
+        add_id(line[j + 78 : line.find(b'"', j + 78)])  # the links say there is a quote
     if previous is None:  # the first line's own, of whatever shape: its link is checked below
         if len(links[0]) != 78:
             return None
         previous = links[0][13:77].decode("latin-1")
+    hashes = b"".join(digests).hex(",", 32)  # every hash in hex, a comma between two
     # Each cut is at most as long as the text it must equal (81 and 78 bytes), so equal joins
     # mean equal cuts, line by line.
-    if b"".join(heads) != f"{_HASH}{_NEXT_HEAD.join(hashes)}{_ID}".encode():
+    if b"".join(heads) != f"{_HASH}{hashes.replace(',', _NEXT_HEAD)}{_ID}".encode():
         return None
-    linked = _NEXT_LINK.join([previous, *hashes[:-1]])
-    if b"".join(links) != f'{_PREV}{linked}"'.encode("latin-1") or b"\\" in b"".join(ids):
+    linked = f'{_PREV}{previous}"'
+    if len(lines) > 1:  # each next line links to the one before
+        linked += f'{_PREV}{hashes[:-65].replace(",", _NEXT_LINK)}"'
+    if b"".join(links) != linked.encode("latin-1") or b"\\" in b"".join(ids):
         return None
-    return Batch(previous, hashes, ids)
+    return Batch(previous, hashes[-64:], ids)
