@@ -3,11 +3,18 @@
 
 Standalone (standard library plus subprocesses). In a throwaway repository holding the
 bundled `flags/` and `policies/` with one flag turned on in production (uncommitted), it times
-whole processes, each a median of ``--repeat`` runs after one warm-up:
+whole processes, each a median of ``--repeat`` runs after one warm-up, the commands taking
+turns so that a busy machine slows them alike:
 
 * ``python -c pass`` and ``flaggate validate --help``: target ``1.3 x pass + 20 ms``;
 * ``python -c "import pydantic, yaml"`` and ``flaggate plan`` (offline, one flag):
-  target ``1.6 x`` the import.
+  target ``1.6 x`` the import;
+* for scale, what importing pydantic's ``BaseModel`` and ``Field`` adds to that import: the
+  least any process defining a pydantic model pays.
+
+The processes may write bytecode caches (``PYTHONDONTWRITEBYTECODE`` is dropped), as an
+installed package has them: otherwise every module edited since its cache was written would
+be compiled again in each timed run.
 
     .venv/bin/python benchmarks/bench_startup.py [--repeat 15]
 """
@@ -36,14 +43,20 @@ OFF = "production:\n      enabled: false\n      variant: off"
 ON = "production:\n      enabled: true\n      variant: on"
 
 
-def median_seconds(command: list[str], cwd: Path, repeat: int) -> float:
-    subprocess.run(command, cwd=cwd, capture_output=True, check=False)  # warm-up
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(command, cwd=cwd, capture_output=True, check=False)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+MODELS = "import pydantic, yaml; from pydantic import BaseModel, Field"
+
+
+def median_seconds(commands: list[list[str]], cwd: Path, repeat: int) -> list[float]:
+    """Each command's median wall time over ``repeat`` rounds, one run of each per round."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    times: list[list[float]] = [[] for _ in commands]
+    for round_ in range(repeat + 1):  # round 0 is the warm-up
+        for command, taken in zip(commands, times, strict=True):
+            start = time.perf_counter()
+            subprocess.run(command, cwd=cwd, capture_output=True, check=False, env=env)
+            if round_:
+                taken.append(time.perf_counter() - start)
+    return [statistics.median(taken) for taken in times]
 
 
 def repository(root: Path) -> Path:
@@ -67,10 +80,17 @@ def main() -> int:
     python, flaggate = sys.executable, args.flaggate
     with tempfile.TemporaryDirectory(prefix="flaggate-bench-startup-") as temp:
         repo = repository(Path(temp))
-        passing = median_seconds([python, "-c", "pass"], repo, args.repeat)
-        helping = median_seconds([flaggate, "validate", "--help"], repo, args.repeat)
-        parsers = median_seconds([python, "-c", "import pydantic, yaml"], repo, args.repeat)
-        planning = median_seconds([flaggate, "plan"], repo, args.repeat)
+        passing, helping, parsers, planning, models = median_seconds(
+            [
+                [python, "-c", "pass"],
+                [flaggate, "validate", "--help"],
+                [python, "-c", "import pydantic, yaml"],
+                [flaggate, "plan"],
+                [python, "-c", MODELS],
+            ],
+            repo,
+            args.repeat,
+        )
     help_target = 1.3 * passing + 0.020
     print("| run | median s | reference | reference s | ratio | target | met |")
     print("|---|---|---|---|---|---|---|")
@@ -83,6 +103,10 @@ def main() -> int:
         f"| `flaggate plan` (offline, one flag) | {planning:.3f} | "
         f"`python -c 'import pydantic, yaml'` | {parsers:.3f} | {planning / parsers:.2f}x "
         f"| <= 1.6x | {'yes' if planning <= 1.6 * parsers else 'no'} |"
+    )
+    print(
+        f"| `python -c '{MODELS}'` | {models:.3f} | `python -c 'import pydantic, yaml'` "
+        f"| {parsers:.3f} | {models / parsers:.2f}x | - | - |"
     )
     return 0
 

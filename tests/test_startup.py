@@ -39,6 +39,8 @@ NEVER_OFFLINE = ("httpx", "github", "requests", "urllib3", "psycopg", "markdown_
 
 UNUSED_OFFLINE = (
     "importlib.metadata",  # pydantic's plugin lookup, with plugins disabled
+    "re2",  # for `regex` conditions
+    "difflib",  # for did-you-mean hints
     "flaggate.gates.checks",
     "flaggate.gates.freeze",
     "flaggate.gates.soak",
@@ -48,8 +50,8 @@ UNUSED_OFFLINE = (
     "flaggate.publish.comment",
     "flaggate.pull.checks",
 )
-"""Modules a JSON plan of the example repository (no gates, no tickets, no emergency label,
-no --check) has no use for."""
+"""Modules a JSON plan of the example repository (no gates, no tickets, no `regex`
+condition, no emergency label, no --check, no misspelt name) has no use for."""
 
 DOCUMENTS = {"FeatureFlag", "ApprovalPolicy", "ApprovalStages", "RoleBindings", "Environments"}
 """The models of the example repository's files; Settings, read from its file, too."""
@@ -119,3 +121,25 @@ def test_the_command_list_loads_no_command(repo: GitRepo) -> None:
     assert isinstance(modules, list)
     assert [m for m in modules if m.startswith("flaggate.commands.")] == []
     assert not tops(modules) & {"pydantic", "yaml", "github", "httpx"}
+
+
+COLLECTOR = """
+import contextlib, gc, io, json, sys
+from flaggate.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    main(["validate", "--help"])
+    called = [gc.isenabled(), gc.get_freeze_count()]
+    sys.argv = ["flaggate", "validate", "--help"]
+    main()
+print(json.dumps({"called": called, "program": [gc.isenabled(), gc.get_freeze_count() > 0]}))
+"""
+
+
+def test_the_program_leaves_garbage_to_its_exit() -> None:
+    """As the program (no ``argv``) the collector is off while the command runs and what it
+    left is frozen, out of the collection at exit; called with ``argv``, the caller's collector
+    is left as it was."""
+    done = subprocess.run(
+        [sys.executable, "-c", COLLECTOR], capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout) == {"called": [True, 0], "program": [False, True]}

@@ -16,7 +16,6 @@ from flaggate.model.base import (
     StrList,
     WholeNumber,
 )
-from flaggate.patterns import PatternError, compiled
 
 Operator = Literal[
     "equals",
@@ -91,6 +90,8 @@ class Condition(Model):
         if op == "regex":
             if not isinstance(value, str):
                 raise ValueError("operator 'regex' needs a string value")
+            from flaggate.patterns import PatternError, compiled  # RE2, for `regex` only
+
             try:
                 compiled(value)
             except PatternError as exc:

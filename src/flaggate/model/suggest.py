@@ -6,7 +6,6 @@ the commands use it for names given on the command line.
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Iterable, Sequence
@@ -25,6 +24,8 @@ def closest(word: str, known: Iterable[str]) -> str | None:
     names = sorted(set(known))
     if word in names:
         return None
+    import difflib  # a misspelling is rare: a run without one does not import it
+
     match = difflib.get_close_matches(word, names, n=1, cutoff=CUTOFF)
     if match:
         return match[0]

@@ -6,7 +6,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flaggate.model.policy import Condition
-from flaggate.patterns import compiled
 
 _MISSING = object()
 
@@ -86,6 +85,8 @@ def _less(actual: Any, expected: Any) -> bool:
 
 
 def _regex(actual: Any, expected: Any) -> bool:
+    from flaggate.patterns import compiled  # RE2 is loaded by policies that use `regex` only
+
     pattern = compiled(expected)
     if isinstance(actual, str):
         return pattern.search(actual) is not None
