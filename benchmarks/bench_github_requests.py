@@ -30,10 +30,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fakes.github import FakeGitHub  # noqa: E402
-from tests.github_env import NAME, OWNER, TEAMS, organisation  # noqa: E402
-from tests.gitrepo import GitRepo  # noqa: E402
-from tests.test_github_action import PullRequest, reference_pull  # noqa: E402
+from tests.fakes.github import FakeGitHub
+from tests.github_env import NAME, OWNER, TEAMS, organisation
+from tests.gitrepo import GitRepo
+from tests.test_github_action import PullRequest, reference_pull
 
 SHA = re.compile(r"[0-9a-f]{40}")
 TARGET = 4
