@@ -24,13 +24,13 @@ from __future__ import annotations
 import re
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fakes.github import FakeGitHub
+from tests.fakes.github import FakeGitHub, MemberState
 from tests.github_env import NAME, OWNER, TEAMS, organisation
 from tests.gitrepo import GitRepo
 from tests.test_github_action import PullRequest, reference_pull
@@ -65,11 +65,10 @@ def _repository(root: Path) -> GitRepo:
 def _measure(
     root: Path, name: str, flags: int, prepare: Callable[[PullRequest, FakeGitHub], None]
 ) -> list[Row]:
-    teams = dict(TEAMS)
+    teams: dict[str, Mapping[str, MemberState]] = dict(TEAMS)
     if name == "team of 150":
-        teams["tech-leads"] = {f"engineer-{i:03}": "active" for i in range(149)} | {
-            "alice": "active"
-        }
+        crowd: dict[str, MemberState] = {f"engineer-{i:03}": "active" for i in range(149)}
+        teams["tech-leads"] = crowd | {"alice": "active"}
     with organisation(teams) as fake:
         repo = _repository(root / name.replace(" ", "-"))
         pr = reference_pull(repo, fake, flags, last=False)
