@@ -27,6 +27,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -65,7 +66,7 @@ def _repository(root: Path) -> GitRepo:
 def _measure(
     root: Path, name: str, flags: int, prepare: Callable[[PullRequest, FakeGitHub], None]
 ) -> list[Row]:
-    teams: dict[str, Mapping[str, MemberState]] = dict(TEAMS)
+    teams = {slug: cast(Mapping[str, MemberState], members) for slug, members in TEAMS.items()}
     if name == "team of 150":
         crowd: dict[str, MemberState] = {f"engineer-{i:03}": "active" for i in range(149)}
         teams["tech-leads"] = crowd | {"alice": "active"}
