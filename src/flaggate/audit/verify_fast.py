@@ -20,6 +20,7 @@ one line after the other, which finds and words every problem as before.
 
 from __future__ import annotations
 
+import binascii
 import contextlib
 import hashlib
 import os
@@ -43,12 +44,13 @@ _KEY = b'ash":"'
 other key ending in ``ash`` whose value is a string: an unescaped ``ash":"`` is always a key.
 :func:`~flaggate.audit.log.intact_line` wants it exactly twice in a line."""
 
-_HASH = ',"hash":"'
-_ID = '","id":"'
-_PREV = ',"prevHash":"'
+_HASH = b',"hash":"'
+_ID = b'","id":"'
+_PREV = b',"prevHash":"'
 _NEXT_HEAD = _ID + _HASH
-_NEXT_LINK = '"' + _PREV
-_sha256 = hashlib.sha256
+_NEXT_LINK = b'"' + _PREV
+_SHA256 = hashlib.sha256()
+"""Copied for each line: cheaper than a new hash object each time."""
 
 _PIECE = 1 << 17
 """Bytes of a loose object read at a time (about a chunk once inflated)."""
@@ -89,8 +91,8 @@ class Batch:
     """Lines found intact and linked to one another: the first one's ``prevHash``, the last
     one's hash (lowercase hex), and each one's id."""
 
-    first_prev: str
-    last_hash: str
+    first_prev: bytes
+    last_hash: bytes
     ids: list[bytes]
 
 
@@ -255,17 +257,10 @@ def summarize(chunks: Iterable[bytes]) -> FileSummary | None:
         return None
     if first_prev is None or previous is None:
         return FileSummary(0, b"", b"", b"", b"", fingerprints)
-    return FileSummary(
-        count,
-        first_prev.encode("latin-1"),
-        previous.encode(),
-        first_line,
-        last_line,
-        fingerprints,
-    )
+    return FileSummary(count, first_prev, previous, first_line, last_line, fingerprints)
 
 
-def check_batch(lines: Sequence[bytes], previous: str | None) -> Batch | None:
+def check_batch(lines: Sequence[bytes], previous: bytes | None) -> Batch | None:
     """``lines`` (at least one, without their newline) when each is one
     :func:`~flaggate.audit.log.intact_line` accepts and the first links to ``previous`` (any
     ``prevHash`` when None), each next one to the one before; None otherwise."""
@@ -274,7 +269,7 @@ def check_batch(lines: Sequence[bytes], previous: str | None) -> Batch | None:
     links: list[bytes] = []
     ids: list[bytes] = []
     add_digest, add_head, add_link, add_id = digests.append, heads.append, links.append, ids.append
-    sha256 = _sha256
+    new_hash = _SHA256.copy
     for line in lines:
         # In a line intact_line accepts, `ash":"` ends `,"hash":"` at j + 6 and `,"prevHash":"`
         # at k + 6, and nowhere else.
@@ -282,7 +277,8 @@ def check_batch(lines: Sequence[bytes], previous: str | None) -> Batch | None:
         k = line.find(_KEY, j + 6)
         if j < 3 or k < 0 or line.find(_KEY, k + 6) >= 0 or line[0] != 123 or line[-1] != 125:
             return None
-        digest = sha256(line[: j - 3])  # the line without `,"hash":"<64 hex>"`
+        digest = new_hash()
+        digest.update(line[: j - 3])  # the line without `,"hash":"<64 hex>"`
         digest.update(line[j + 71 :])
         add_digest(digest.digest())
         add_head(line[j - 3 : j + 78])  # `,"hash":"<64 hex>","id":"`
@@ -291,15 +287,15 @@ def check_batch(lines: Sequence[bytes], previous: str | None) -> Batch | None:
     if previous is None:  # the first line's own, of whatever shape: its link is checked below
         if len(links[0]) != 78:
             return None
-        previous = links[0][13:77].decode("latin-1")
-    hashes = b"".join(digests).hex(",", 32)  # every hash in hex, a comma between two
+        previous = links[0][13:77]
+    hashes = binascii.hexlify(b"".join(digests), b",", 32)  # every hash, a comma between two
     # Each cut is at most as long as the text it must equal (81 and 78 bytes), so equal joins
     # mean equal cuts, line by line.
-    if b"".join(heads) != f"{_HASH}{hashes.replace(',', _NEXT_HEAD)}{_ID}".encode():
+    if b"".join(heads) != b"".join((_HASH, hashes.replace(b",", _NEXT_HEAD), _ID)):
         return None
-    linked = f'{_PREV}{previous}"'
+    linked = b"".join((_PREV, previous, b'"'))
     if len(lines) > 1:  # each next line links to the one before
-        linked += f'{_PREV}{hashes[:-65].replace(",", _NEXT_LINK)}"'
-    if b"".join(links) != linked.encode("latin-1") or b"\\" in b"".join(ids):
+        linked += b"".join((_PREV, hashes[:-65].replace(b",", _NEXT_LINK), b'"'))
+    if b"".join(links) != linked or b"\\" in b"".join(ids):
         return None
     return Batch(previous, hashes[-64:], ids)
