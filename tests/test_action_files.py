@@ -8,6 +8,7 @@ Schemas (SchemaStore's, in tests/data/schemas), actionlint, the wiring of inputs
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib.util
 import json
 import os
@@ -17,6 +18,8 @@ import stat
 import subprocess
 import sys
 import sysconfig
+import tomllib
+import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +28,9 @@ from typing import Any
 import pytest
 import yaml
 from jsonschema import Draft7Validator
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from flaggate.github.event import (
     COMMIT_EVENTS,
@@ -48,6 +54,15 @@ PROJECT = Path(__file__).resolve().parent.parent
 ACTION = PROJECT / "action.yml"
 WORKFLOW = PROJECT / ".github" / "workflows" / "flaggate.yml"
 INSTALL = PROJECT / "scripts" / "install-action.sh"
+LOCK = PROJECT / "scripts" / "action-lock.txt"
+PYPROJECT = PROJECT / "pyproject.toml"
+# `uname -s`-`uname -m` of the runners the action supports -> their uv wheel's platform tag.
+UV_PLATFORMS = {
+    "Linux-x86_64": "manylinux_2_17_x86_64",
+    "Linux-aarch64": "manylinux_2_17_aarch64",
+    "Darwin-x86_64": "macosx_10_12_x86_64",
+    "Darwin-arm64": "macosx_11_0_arm64",
+}
 GITHUB_COMMAND = PROJECT / "src/flaggate/github/gate.py"
 GITHUB_OPTIONS = PROJECT / "src" / "flaggate" / "commands" / "options.py"
 GITHUB_EVIDENCE = PROJECT / "src" / "flaggate" / "github" / "evidence.py"
@@ -275,17 +290,61 @@ def test_a_restored_venv_is_reused_and_runs_flaggate_from_the_action(tmp_path: P
     assert "(cached;" in done.stdout
     outputs = parse_outputs((tmp_path / "output").read_text())
     assert outputs == {"python": str(venv / "bin" / "python"), "installer": "cached"}
+    # flaggate runs from the venv's copy of the action's source (its bytecode is cached too).
     where = subprocess.run(
         [outputs["python"], "-I", "-c", "import flaggate; print(flaggate.__file__)"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
-    assert Path(where) == PROJECT / "src" / "flaggate" / "__init__.py"
+    copy = venv / "flaggate-action"
+    assert Path(where) == copy / "src" / "flaggate" / "__init__.py"
+    assert same_tree(PROJECT / "src" / "flaggate", copy / "src" / "flaggate")
     version = subprocess.run(
         [str(venv / "bin" / "flaggate"), "--version"], capture_output=True, text=True, check=True
     )
-    assert version.stdout.startswith("flaggate ")
+    pyproject_version = tomllib.loads(PYPROJECT.read_text())["project"]["version"]
+    assert version.stdout.strip() == f"flaggate {pyproject_version}"
+
+
+def same_tree(a: Path, b: Path) -> bool:
+    """The same files with the same contents, bytecode aside."""
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {
+            str(p.relative_to(root)): p.read_bytes()
+            for p in root.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
+        }
+
+    return files(a) == files(b)
+
+
+def test_the_venv_copy_of_flaggate_follows_the_action_source(tmp_path: Path) -> None:
+    # A venv restored from a run of another ref of the action: its copy of flaggate is made
+    # again from this action's source, whatever differs (a changed, an added, a removed file).
+    action = fake_action(tmp_path)
+    (action / "src").unlink()
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(PROJECT / "src", action / "src", ignore=ignore)
+    env = script_env(tmp_path, GITHUB_ACTION_PATH=str(action))
+    venv = seed_venv(env)
+    copy = venv / "flaggate-action" / "src" / "flaggate"
+    assert run_install(env).returncode == 0
+    assert same_tree(action / "src" / "flaggate", copy)
+    assert list(copy.glob("__pycache__/cli.*.pyc")), "the light check's import compiled into it"
+    cli = action / "src" / "flaggate" / "cli.py"
+    for change in (
+        lambda: cli.write_text(cli.read_text() + "\n# another ref\n"),
+        lambda: (action / "src" / "flaggate" / "new_module.py").write_text("X = 1\n"),
+        lambda: (action / "src" / "flaggate" / "new_module.py").unlink(),
+        lambda: (copy / "stray.py").write_text("import os\n"),
+    ):
+        change()
+        done = run_install(env)
+        assert done.returncode == 0, done.stderr
+        assert "(cached;" in done.stdout
+        assert same_tree(action / "src" / "flaggate", copy)
 
 
 def test_installation_failure_is_loud(tmp_path: Path) -> None:
@@ -308,6 +367,241 @@ def test_install_script_refuses_what_is_not_a_flaggate_checkout(tmp_path: Path) 
     done = run_install(script_env(tmp_path, FLAGGATE_INSTALLER="conda"))
     assert done.returncode == 1
     assert "use auto, uv or pip" in done.stderr
+
+
+# --- the lock: what the action installs -------------------------------------------------------
+
+
+@dataclass
+class Pin:
+    version: str
+    marker: str
+    hashes: list[str]
+    via: list[str]
+
+
+def read_lock(text: str) -> dict[str, Pin]:
+    """The requirements of scripts/action-lock.txt (uv pip compile's format: `name==version
+    ; marker \\`, `--hash=sha256:...` continuation lines, then `# via` annotations)."""
+    pins: dict[str, Pin] = {}
+    current: Pin | None = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or (not line[0].isspace() and stripped.startswith("#")):
+            current = None
+            continue
+        if not line[0].isspace():
+            requirement, _, marker = stripped.rstrip("\\").partition(";")
+            name, sep, version = requirement.strip().partition("==")
+            assert sep and re.fullmatch(r"[\w.!+]+", version), f"not pinned with ==: {line}"
+            key = canonicalize_name(name)
+            assert key not in pins, f"{name} pinned twice"
+            current = pins[key] = Pin(version, marker.strip(), [], [])
+            continue
+        assert current is not None, f"a continuation line outside a requirement: {line}"
+        if stripped.startswith("--hash="):
+            current.hashes.append(stripped.removeprefix("--hash=").rstrip(" \\"))
+        elif stripped.startswith("#"):
+            via = stripped.lstrip("#").strip().removeprefix("via").strip()
+            if via:
+                current.via.append(via)
+        else:
+            raise AssertionError(f"unexpected line in the lock: {line}")
+    return pins
+
+
+def project_dependencies(pyproject: Path = PYPROJECT) -> list[Requirement]:
+    return [Requirement(d) for d in tomllib.loads(pyproject.read_text())["project"]["dependencies"]]
+
+
+def uv_wheel_pins(text: str) -> dict[str, tuple[str, str, str]]:
+    """`# uv-wheel <platform> <version> <sha256> <url>` lines: platform -> (version, sha, url)."""
+    pins = {}
+    for line in text.splitlines():
+        if line.startswith("# uv-wheel "):
+            platform, version, sha, url = line.split()[2:]
+            assert platform not in pins, f"{platform} pinned twice"
+            pins[platform] = (version, sha, url)
+    return pins
+
+
+def test_the_lock_matches_pyproject_dependencies() -> None:
+    # The action installs the lock, not pyproject.toml: edit one without the other (then run
+    # `python scripts/update-action-lock.py`) and this fails.
+    pins = read_lock(LOCK.read_text())
+    dependencies = project_dependencies()
+    assert dependencies
+    for dependency in dependencies:
+        key = canonicalize_name(dependency.name)
+        assert key in pins, f"{dependency.name} is not in {LOCK.name}: regenerate it"
+        pin = pins[key]
+        assert dependency.specifier.contains(pin.version, prereleases=True), (
+            f"{LOCK.name} pins {dependency.name}=={pin.version}, pyproject.toml asks for "
+            f"{dependency}: regenerate it"
+        )
+    # Nothing the project no longer asks for directly.
+    direct = {key for key, pin in pins.items() if "flaggate (pyproject.toml)" in pin.via}
+    assert direct == {canonicalize_name(d.name) for d in dependencies}
+    # Extras (psycopg[binary]) bring their distributions along.
+    assert "psycopg-binary" in pins
+
+
+def test_the_lock_pins_every_distribution_with_hashes() -> None:
+    text = LOCK.read_text()
+    pins = read_lock(text)
+    assert len(pins) >= len(project_dependencies())
+    for name, pin in pins.items():
+        Version(pin.version)  # a valid version
+        assert pin.hashes, f"{name} has no hash"
+        for digest in pin.hashes:
+            assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), (name, digest)
+        assert pin.via, f"{name}: why is it in the lock?"
+    # No options that would change where files come from or switch the hashes off.
+    options = [line for line in text.splitlines() if line.startswith("-")]
+    assert options == []
+    # It covers the Python versions and platforms the action runs on.
+    assert "--python-version 3.11" in (PROJECT / "scripts" / "update-action-lock.py").read_text()
+    assert "--universal" in (PROJECT / "scripts" / "update-action-lock.py").read_text()
+
+
+def test_the_lock_pins_a_uv_wheel_for_every_runner_platform() -> None:
+    wheels = uv_wheel_pins(LOCK.read_text())
+    assert set(wheels) == set(UV_PLATFORMS)
+    versions = {version for version, _, _ in wheels.values()}
+    assert len(versions) == 1, versions
+    for platform, (version, sha, url) in wheels.items():
+        Version(version)
+        assert re.fullmatch(r"[0-9a-f]{64}", sha), platform
+        assert url.startswith("https://files.pythonhosted.org/packages/"), url
+        wheel = url.rsplit("/", 1)[1]
+        assert wheel.startswith(f"uv-{version}-py3-none-") and wheel.endswith(".whl"), url
+        assert UV_PLATFORMS[platform] in wheel, (platform, wheel)
+
+
+def fake_action(tmp_path: Path, lock: str | None = None, pyproject: str | None = None) -> Path:
+    """An action checkout: this project's source, with its own lock and pyproject.toml."""
+    action = tmp_path / "action"
+    (action / "scripts").mkdir(parents=True)
+    (action / "src").symlink_to(PROJECT / "src")
+    (action / "pyproject.toml").write_text(
+        PYPROJECT.read_text() if pyproject is None else pyproject
+    )
+    (action / "scripts" / LOCK.name).write_text(lock or LOCK.read_text())
+    return action
+
+
+def test_a_stale_lock_changes_the_cache_key_and_installs_from_pyproject(tmp_path: Path) -> None:
+    [pin] = [p for p in project_dependencies() if p.name == "PyGithub"]
+    version = read_lock(LOCK.read_text())["pygithub"].version
+    newer = f"{int(version.split('.')[0]) + 1}.0"
+    pyproject = PYPROJECT.read_text().replace(f'"{pin}"', f'"PyGithub>={newer}"')
+    assert pyproject != PYPROJECT.read_text()
+    env = script_env(tmp_path)
+    stale = {**env, "GITHUB_ACTION_PATH": str(fake_action(tmp_path, pyproject=pyproject))}
+    assert cache_key(stale) != cache_key(env)
+    # Offline, the installation then fails; it says why it did not use the lock.
+    done = run_install(stale)
+    assert done.returncode == 1
+    assert "::warning title=flaggate: installation::scripts/action-lock.txt does not match" in (
+        done.stderr
+    )
+    assert f"it pins PyGithub=={version}, pyproject.toml asks for PyGithub>={newer}" in done.stderr
+    assert "python scripts/update-action-lock.py" in done.stderr
+
+
+def fake_uv_wheel(tmp_path: Path) -> tuple[Path, str]:
+    """A wheel shaped like uv's whose `uv` records its arguments and, for `pip install`, puts
+    this test environment's packages on the venv's path (what installing the lock would give)."""
+    wheel = tmp_path / "uv-0.0.1-py3-none-any.whl"
+    script = """#!/usr/bin/env bash
+[[ $1 == --version ]] && { echo "uv 0.0.1"; exit 0; }
+printf '%s\\n' "$*" >>"$FAKE_UV_LOG"
+echo "$FAKE_UV_PACKAGES" >"$FAKE_UV_SITE/zz-test-dependencies.pth"
+"""
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("uv/__init__.py", "")
+        archive.writestr("uv-0.0.1.data/scripts/uv", script)
+    return wheel, hashlib.sha256(wheel.read_bytes()).hexdigest()
+
+
+def lock_with_uv_wheel(sha: str, url: str) -> str:
+    platform = f"{os.uname().sysname}-{os.uname().machine}"
+    lines = [line for line in LOCK.read_text().splitlines() if f" {platform} " not in line]
+    lines.insert(1, f"# uv-wheel {platform} 0.0.1 {sha} {url}")
+    return "\n".join(lines) + "\n"
+
+
+def pinned_uv_env(tmp_path: Path, action: Path) -> dict[str, str]:
+    """Downloads allowed (the uv wheel is a file:// URL), pip held offline by its config."""
+    pip_conf = tmp_path / "pip.conf"
+    pip_conf.write_text("[global]\nno-index = true\n")
+    venv_site = sysconfig.get_path(
+        "purelib", "venv", vars={"base": str(tmp_path / "runner-temp" / "flaggate-venv")}
+    )
+    env = script_env(
+        tmp_path,
+        GITHUB_ACTION_PATH=str(action),
+        GITHUB_OUTPUT=str(tmp_path / "output"),
+        PIP_CONFIG_FILE=str(pip_conf),
+        PATH=os.pathsep.join(
+            d for d in os.environ["PATH"].split(os.pathsep) if d and not Path(d, "uv").exists()
+        ),
+        FAKE_UV_LOG=str(tmp_path / "uv.log"),
+        FAKE_UV_SITE=venv_site,
+        FAKE_UV_PACKAGES=sysconfig.get_path("purelib"),
+    )
+    for offline in ("PIP_NO_INDEX", "UV_OFFLINE"):
+        del env[offline]
+    return env
+
+
+needs_curl = pytest.mark.skipif(
+    shutil.which("curl") is None, reason="the script downloads with curl"
+)
+
+
+@needs_curl
+def test_the_pinned_uv_wheel_is_checked_unpacked_and_installs_the_lock(tmp_path: Path) -> None:
+    wheel, sha = fake_uv_wheel(tmp_path)
+    action = fake_action(tmp_path, lock=lock_with_uv_wheel(sha, wheel.as_uri()))
+    env = pinned_uv_env(tmp_path, action)
+    done = run_install(env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert parse_outputs((tmp_path / "output").read_text())["installer"] == "uv"
+    assert "(uv from the pinned wheel;" in done.stdout
+    [call] = (tmp_path / "uv.log").read_text().splitlines()
+    venv = tmp_path / "runner-temp" / "flaggate-venv"
+    lock = action.resolve() / "scripts" / LOCK.name
+    assert call == (
+        f"pip install --quiet --python {venv}/bin/python --require-hashes --no-deps -r {lock}"
+    )
+    # The next run (the venv restored by actions/cache) checks it lightly and reuses it.
+    (tmp_path / "output").unlink()
+    again = run_install(env)
+    assert again.returncode == 0, again.stderr
+    assert parse_outputs((tmp_path / "output").read_text())["installer"] == "cached"
+    # ...unless a distribution recorded when it was built has gone.
+    stamp = venv / ".flaggate-stamp"
+    stamp.write_text(stamp.read_text() + "gone-1.0.dist-info\n")
+    rebuilt = run_install(env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "does not work; installing afresh" in rebuilt.stderr
+    assert len((tmp_path / "uv.log").read_text().splitlines()) == 2
+
+
+@needs_curl
+def test_a_uv_wheel_that_does_not_match_its_hash_is_refused(tmp_path: Path) -> None:
+    wheel, sha = fake_uv_wheel(tmp_path)
+    wrong = f"{int(sha[0], 16) ^ 1:x}{sha[1:]}"
+    action = fake_action(tmp_path, lock=lock_with_uv_wheel(wrong, wheel.as_uri()))
+    done = run_install(pinned_uv_env(tmp_path, action))
+    assert done.returncode == 1
+    assert (
+        f"::error title=flaggate: installation failed::the uv wheel downloaded has sha256 {sha},"
+        f" scripts/action-lock.txt pins {wrong}: not using it"
+    ) in done.stderr
+    assert not (tmp_path / "uv.log").exists()  # nothing of it ran
+    assert not list((tmp_path / "runner-temp").glob("flaggate-uv/*/uv"))
 
 
 # --- inputs, outputs and script injection ------------------------------------------------------
