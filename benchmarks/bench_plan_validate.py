@@ -44,12 +44,12 @@ RUN_TIMEOUT_S = 600.0
 FLAGGATE_OK_EXIT = frozenset({0, 1})  # approved/no_changes, pending/rejected/failed
 MAIN_DATE_S = 7 * 24 * 3600  # main is committed a week before the change branches
 
-# Targets (seconds) from the brief; the speed-up target is a ratio.
+# Targets (seconds); the speed-up target is a ratio.
 TARGET_PLAN_1 = 0.4
 TARGET_PLAN_500 = 0.8
-TARGET_VALIDATE_LARGE = 3.0
+TARGET_VALIDATE_LARGE = 1.2
 VALIDATE_TARGET_SIZE = 20_000
-TARGET_SPEEDUP = 8.0
+TARGET_SPEEDUP = 40.0
 
 
 # --------------------------------------------------------------------------- flag files

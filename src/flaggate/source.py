@@ -9,9 +9,10 @@ follows the size of the change, not of the repository: git lists the changed pat
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from flaggate.catalog import tree_files
 from flaggate.defaults import POLICIES_DIR
@@ -242,13 +243,20 @@ def _clashes(layout: Layout, landed: list[str], changed: Mapping[str, FlagFile])
     by_stem: dict[str, list[str]] = {}
     for path in landed:
         if layout.is_flag(path):
-            by_stem.setdefault(PurePosixPath(path).stem, []).append(path)
+            by_stem.setdefault(_stem(path), []).append(path)
     problems = []
     for flag in changed.values():
-        others = [p for p in by_stem.get(PurePosixPath(flag.path).stem, []) if p != flag.path]
+        others = [p for p in by_stem.get(_stem(flag.path), []) if p != flag.path]
         if others:
             problems.append(Problem(flag.path, None, f"flag name clashes with {', '.join(others)}"))
     return problems
+
+
+def _stem(path: str) -> str:
+    """``PurePosixPath(path).stem`` without building a path (20,000 of them cost 0.1 s)."""
+    name = path.rpartition("/")[2]
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 def _merged_policies(
@@ -328,7 +336,8 @@ def _worktree_flags(git: Git, layout: Layout) -> list[str]:
     out = git.run(
         ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", layout.flags_dir]
     )
-    return [p for p in out.decode().split("\0") if p and (git.root / p).exists()]
+    root = str(git.root)
+    return [p for p in out.decode().split("\0") if p and os.path.exists(os.path.join(root, p))]
 
 
 def _load(
