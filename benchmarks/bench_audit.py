@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 TARGET_SECONDS = 10.0
+VERIFY_TARGET_SECONDS = 3.0
+"""`audit verify` of a million records; every other targeted scenario: TARGET_SECONDS."""
 ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 )
@@ -466,7 +468,8 @@ def _measure(
     cpu = statistics.median(run[4] for run in runs)
     verdict = "-"
     if target:
-        verdict = f"< {TARGET_SECONDS:.0f} s " + ("ok" if median < TARGET_SECONDS else "MISSED")
+        limit = VERIFY_TARGET_SECONDS if command == ["audit", "verify"] else TARGET_SECONDS
+        verdict = f"<= {limit:.0f} s " + ("ok" if median <= limit else "MISSED")
     shown = ", ".join(f"{run[0]:.2f} (cpu {run[4]:.2f})" for run in runs)
     print(f"  {name}: {shown} s", file=sys.stderr)
     return (name, runs[0][3], median, min(times), cpu, max(r[2] for r in runs), verdict, failed)
