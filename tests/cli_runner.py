@@ -36,11 +36,14 @@ class _Zygote:
 
     def _started(self) -> subprocess.Popen[bytes]:
         if self.process is None or self.process.poll() is not None or self.owner != os.getpid():
+            # Unbuffered: the pid and the exit code of a quick run arrive together, and a
+            # buffered readline would take both, leaving select() nothing to wake up for.
             self.process = subprocess.Popen(
                 [sys.executable, str(ZYGOTE)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
+                bufsize=0,
             )
             self.owner = os.getpid()
         return self.process
@@ -64,8 +67,9 @@ class _Zygote:
                 "env": dict(env),
                 **{name: str(path) for name, path in streams.items()},
             }
-            process.stdin.write(json.dumps(request).encode() + b"\n")
-            process.stdin.flush()
+            pending = memoryview(json.dumps(request).encode() + b"\n")
+            while pending:  # an unbuffered pipe may take a long request in parts
+                pending = pending[process.stdin.write(pending) :]
             pid = int(json.loads(_read_line(process, 30))["pid"])
             try:
                 code = int(json.loads(_read_line(process, timeout))["code"])
