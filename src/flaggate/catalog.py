@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from flaggate.defaults import POLICIES_DIR
+from flaggate.diff import FlagFile
 from flaggate.errors import ConfigError, Problem, UsageError
 from flaggate.git import Git, TreeEntry, describe_mode
 from flaggate.model.flags import FeatureFlag
@@ -27,19 +28,11 @@ from flaggate.yamlio import MAX_FILE_BYTES, read_limited, too_large
 
 
 @dataclass(frozen=True)
-class CatalogEntry:
-    """One flag and the file (relative to the repository root) that defines it."""
-
-    path: str
-    flag: FeatureFlag
-
-
-@dataclass(frozen=True)
 class Catalog:
     """The flags (by key, sorted) and policies of a repository at one revision."""
 
     policies: PolicySet
-    flags: Mapping[str, CatalogEntry]
+    flags: Mapping[str, FlagFile]
     revision: str | None
     """The commit read (full id); None for the working tree."""
     flags_dir: str
@@ -92,10 +85,10 @@ def load_catalog(
 
 def unique_flags(
     files: Mapping[str, bytes], environments: frozenset[str]
-) -> tuple[dict[str, CatalogEntry], list[Problem]]:
+) -> tuple[dict[str, FlagFile], list[Problem]]:
     """The flags of ``files`` by key (sorted), and every problem: files that do not load and
     keys defined twice (the first path in order keeps the key)."""
-    flags: dict[str, CatalogEntry] = {}
+    flags: dict[str, FlagFile] = {}
     problems: list[Problem] = []
     for path, flag, errors in load_flags(files, environments):
         problems += errors
@@ -105,7 +98,7 @@ def unique_flags(
             first = flags[flag.key].path
             problems.append(Problem(path, None, f"flag {flag.key!r} is also defined in {first}"))
             continue
-        flags[flag.key] = CatalogEntry(path, flag)
+        flags[flag.key] = FlagFile(path, flag)
     return dict(sorted(flags.items())), problems
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from flaggate.model.flags import FeatureFlag, VariantValue
+from flaggate.model.flags import FeatureFlag, FlagMetadata, VariantValue
 
 CHANGE_TYPES = (
     "created",
@@ -188,6 +188,35 @@ def change_types(previous: State | None, new: State | None) -> tuple[str, ...]:
     return tuple(types)
 
 
+def flag_change(
+    key: str,
+    environment: str,
+    types: tuple[str, ...],
+    before: State | None,
+    after: State | None,
+    path: str,
+    metadata: FlagMetadata,
+    tags_added: tuple[str, ...] = (),
+    tags_removed: tuple[str, ...] = (),
+) -> Change:
+    """The change of flag ``key`` in ``environment`` from ``before`` to ``after`` (its
+    rollout delta derived), carrying the tags and owner of ``metadata``."""
+    return Change(
+        "flag",
+        key,
+        environment,
+        types,
+        before,
+        after,
+        rollout_delta(before, after),
+        path,
+        metadata.tags,
+        metadata.owner,
+        tags_added,
+        tags_removed,
+    )
+
+
 def diff_flags(
     base: Mapping[str, FlagFile],
     head: Mapping[str, FlagFile],
@@ -218,21 +247,7 @@ def diff_flags(
             after = normalized_state(new.flag, env) if new else None
             types = change_types(before, after)
             if types:
-                changes.append(
-                    Change(
-                        "flag",
-                        key,
-                        env,
-                        types,
-                        before,
-                        after,
-                        rollout_delta(before, after),
-                        path,
-                        meta.tags,
-                        meta.owner,
-                        **tag_edits,
-                    )
-                )
+                changes.append(flag_change(key, env, types, before, after, path, meta, **tag_edits))
         if old and new:
             before_meta, after_meta = _metadata(old.flag), _metadata(new.flag)
             if not same(before_meta, after_meta):

@@ -9,9 +9,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from flaggate.catalog import Catalog, CatalogEntry, load_catalog
+from flaggate.catalog import Catalog, load_catalog
 from flaggate.defaults import POLICIES_DIR
-from flaggate.diff import normalized_state, served
+from flaggate.diff import FlagFile, normalized_state, served
 from flaggate.errors import GitError, UsageError, printable
 from flaggate.git import Git
 from flaggate.model.suggest import did_you_mean
@@ -98,7 +98,7 @@ def chosen_environments(catalog: Catalog, wanted: Sequence[str]) -> list[str]:
     return [env for env in declared if not wanted or env in wanted]
 
 
-def _matches(entry: CatalogEntry, tags: Sequence[str], owner: str | None) -> bool:
+def _matches(entry: FlagFile, tags: Sequence[str], owner: str | None) -> bool:
     meta = entry.flag.metadata
     if any(tag not in meta.tags for tag in tags):
         return False
@@ -109,7 +109,7 @@ def _owner_key(owner: str) -> str:
     return owner.strip().lstrip("@").lower()
 
 
-def serving(entry: CatalogEntry, environment: str) -> str:
+def serving(entry: FlagFile, environment: str) -> str:
     """What a flag serves in one environment, for a table cell: ``disabled``, a variant's
     name, or a rollout (``on 25% / off 75%``); ``+ targeting`` when rules apply first."""
     state = normalized_state(entry.flag, environment)
@@ -132,7 +132,7 @@ def rollout_text(rollout: Mapping[str, float], declared: Sequence[str]) -> str:
 
 
 def list_json(
-    catalog: Catalog, entries: Sequence[CatalogEntry], environments: Sequence[str]
+    catalog: Catalog, entries: Sequence[FlagFile], environments: Sequence[str]
 ) -> dict[str, Any]:
     """The ``flaggate list --format json`` document."""
     return {
@@ -153,7 +153,7 @@ def list_json(
     }
 
 
-def _state_json(entry: CatalogEntry, environment: str) -> dict[str, Any] | None:
+def _state_json(entry: FlagFile, environment: str) -> dict[str, Any] | None:
     state = normalized_state(entry.flag, environment)
     if state is None:
         return None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flaggate.catalog import Catalog, CatalogEntry, load_catalog
+from flaggate.catalog import Catalog, load_catalog
 from flaggate.commands.listing import (
     ABSENT,
     add_source_options,
@@ -33,8 +33,8 @@ from flaggate.diff import (
     change_types,
     describe_state,
     diff_flags,
+    flag_change,
     normalized_state,
-    rollout_delta,
 )
 from flaggate.errors import ConfigError, GitError, UsageError, printable
 from flaggate.git import NULL_SHA, Git
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def find_entry(catalog: Catalog, key: str) -> CatalogEntry:
+def find_entry(catalog: Catalog, key: str) -> FlagFile:
     """The flag called ``key``; a usage error with the closest key otherwise."""
     entry = catalog.flags.get(key)
     if entry is None:
@@ -131,7 +131,7 @@ def base_policies(
 # --- the flag ----------------------------------------------------------------------------------
 
 
-def describe_flag(entry: CatalogEntry, catalog: Catalog) -> list[str]:
+def describe_flag(entry: FlagFile, catalog: Catalog) -> list[str]:
     """Metadata, variants and each declared environment's state and targeting."""
     flag = entry.flag
     meta = flag.metadata
@@ -267,20 +267,9 @@ def _change(
     flag: FeatureFlag, path: str, environment: str, before: State | None, after: State
 ) -> Change:
     meta = flag.metadata
-    added = meta.tags if before is None else ()
-    return Change(
-        "flag",
-        flag.key,
-        environment,
-        change_types(before, after) or ("variant",),
-        before,
-        after,
-        rollout_delta(before, after),
-        path,
-        meta.tags,
-        meta.owner,
-        tags_added=tuple(added),
-    )
+    added = tuple(meta.tags) if before is None else ()
+    types = change_types(before, after) or ("variant",)
+    return flag_change(flag.key, environment, types, before, after, path, meta, added)
 
 
 def _metadata_change(flag: FeatureFlag, path: str) -> Change:
@@ -301,7 +290,7 @@ def _metadata_change(flag: FeatureFlag, path: str) -> Change:
 
 
 def describe_approvals(
-    entry: CatalogEntry, environments: Sequence[str], policies: PolicySet, where: str
+    entry: FlagFile, environments: Sequence[str], policies: PolicySet, where: str
 ) -> list[str]:
     """Per environment, the rule a change would hit and what it would need; then who holds
     the roles named."""
@@ -394,7 +383,7 @@ def file_history(git: Git, revision: str, path: str, limit: int) -> list[Commit]
 
 
 def describe_history(
-    root: Path, revision: str | None, entry: CatalogEntry, limit: int, catalog: Catalog
+    root: Path, revision: str | None, entry: FlagFile, limit: int, catalog: Catalog
 ) -> list[str]:
     """``History`` lines: who changed what, when, from which pull request."""
     title = f"History of {entry.path} (newest first, at most {limit})"
@@ -418,7 +407,7 @@ def describe_history(
 
 
 def _what_changed(
-    entry: CatalogEntry,
+    entry: FlagFile,
     blobs: dict[str, bytes | int],
     commit: Commit,
     environments: Sequence[str],
