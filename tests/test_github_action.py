@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from flaggate.github.api import connect
+from flaggate.github.snapshot import read_pull
 from tests.fakes.github import FakeGitHub, MemberState
 from tests.github_env import (
     NAME,
@@ -705,3 +707,16 @@ def test_a_pull_request_that_moved_since_its_event_is_judged_as_it_is_now(
     assert result.outputs["decision"] == "pending"  # the approvals saw other changes
     assert fake.statuses(OWNER, NAME, new)[-1]["state"] == "pending"
     assert [s["state"] for s in fake.statuses(OWNER, NAME, old)] == ["success"]
+
+
+def test_more_than_a_page_of_timeline_events_is_read_back_to_the_first(
+    repo: GitRepo, fake: FakeGitHub
+) -> None:
+    pr = open_pull(repo, fake, turn_on)
+    for i in range(130):
+        fake.add_label_event(OWNER, NAME, NUMBER, f"label-{i}", "dev")
+    gh = connect(fake.url, fake.token)
+    fake.reset_calls()
+    pull = read_pull(gh.requester, f"{OWNER}/{NAME}", NUMBER, pr.head)
+    assert [e.label for e in pull.events] == [f"label-{i}" for i in range(130)]
+    assert fake.calls == [("POST", "/graphql")] * 2  # the last 100, then the 30 before

@@ -87,6 +87,16 @@ def fragments() -> dict[str, str]:
     return found
 
 
+@cache
+def timeline_types() -> str:
+    """The timeline item types the main query reads (its follow-up pages read the same)."""
+    found = re.search(r"itemTypes:\s*(\[[^\]]*\])", operation())
+    if found is None:  # pragma: no cover - the query file is part of the package
+        raise RuntimeError("pull_query.graphql names no timeline item types")
+    return " ".join(found.group(1).split())
+
+
+@cache
 def operation() -> str:
     """The main query of ``pull_query.graphql`` (without the fragments)."""
     return re.split(r"\n(?=fragment )", document())[0]

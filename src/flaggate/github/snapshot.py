@@ -20,7 +20,7 @@ from typing import Any
 from github.Requester import Requester
 
 from flaggate.github.api import GitHubError, MissingPermission, RetryPolicy
-from flaggate.github.graphql import Answer, operation, run, with_fragments
+from flaggate.github.graphql import Answer, operation, run, timeline_types, with_fragments
 from flaggate.pull.events import PullEvent
 
 PAGE = 100
@@ -31,9 +31,13 @@ MEMBERS_PERMISSION = (
     "organization 'Members: read' (a GitHub App installation token or a token with read:org); "
     "the workflow's GITHUB_TOKEN cannot read team membership"
 )
-_TIMELINE_TYPES = (
-    "[LABELED_EVENT, READY_FOR_REVIEW_EVENT, HEAD_REF_FORCE_PUSHED_EVENT, COMMENT_DELETED_EVENT]"
-)
+_PAGE_FRAGMENTS = {
+    "reviews": "Reviews",
+    "comments": "Comments",
+    "timelineItems": "Timeline",
+    "commits": "Commits",
+}
+"""The fragment of ``pull_query.graphql`` each paged connection is read with."""
 
 
 @dataclass(frozen=True)
@@ -344,14 +348,14 @@ class _Pager:
                 return [node for page in reversed(pages) for node in page]
             arguments = f"last: {PAGE}, before: $cursor"
             if name == "timelineItems":
-                arguments = f"itemTypes: {_TIMELINE_TYPES}, " + arguments
+                arguments = f"itemTypes: {timeline_types()}, " + arguments
             connection = self._page(name, arguments, info.get("startCursor"))
             pages.append(_nodes(connection))
             info = _get(connection, "pageInfo") or {}
         raise self._too_long(name)
 
     def _page(self, name: str, arguments: str, cursor: Any) -> Any:
-        fragment = {"timelineItems": "Timeline"}.get(name, name[:1].upper() + name[1:])
+        fragment = _PAGE_FRAGMENTS[name]
         query = with_fragments(
             "query FlaggatePullPage($id: ID!, $cursor: String) {\n"
             f"  node(id: $id) {{ ... on PullRequest {{ {name}({arguments}) "
